@@ -1,0 +1,274 @@
+"""The sensor's TOML configuration, validated; see DESIGN.md section 4.1 for the contract.
+
+Coordinates are normalized: x 0 (left) to 1 (right), y 0 (top) to 1 (bottom). Every
+section but `[sensor]` has defaults. `load_config` turns any problem into a ConfigError
+whose message names the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description="letters, digits, '_' and '-'")]
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Point = tuple[Unit, Unit]
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SensorConfig(Section):
+    id: Name = Field(description="This sensor's id; part of every MQTT topic.")
+    site: Name = Field("site", description="The venue or site; part of every MQTT topic.")
+
+
+class LineConfig(Section):
+    name: Name = Field(description="Name of the door line in published counts.")
+    points: tuple[Point, Point] = Field(description="The segment's two end points.")
+    inside: Point = Field(description="Any point on the side that counts as 'in'.")
+    hysteresis: float = Field(
+        0.25,
+        ge=0.0,
+        le=2.0,
+        description="Half-width of the dead band around the line, as a fraction of the "
+        "person's box height; feet must leave the band on the far side to count.",
+    )
+    min_band: float = Field(
+        0.01, ge=0.0, le=0.2, description="Smallest half-width of the dead band (normalized)."
+    )
+
+    @model_validator(mode="after")
+    def _check_geometry(self) -> LineConfig:
+        (x1, y1), (x2, y2) = self.points
+        if (x1 - x2) ** 2 + (y1 - y2) ** 2 < 1e-8:
+            raise ValueError("the two points of a line must differ")
+        px, py = self.inside
+        cross = (x2 - x1) * (py - y1) - (y2 - y1) * (px - x1)
+        if abs(cross) < 1e-6:
+            raise ValueError("'inside' must lie off the line, on the side that counts as in")
+        return self
+
+
+class ZoneConfig(Section):
+    name: Name = Field(description="Name of the zone in published counts.")
+    polygon: list[Point] = Field(min_length=3, description="Polygon vertices, in order.")
+
+
+class SourceConfig(Section):
+    uri: str = Field(
+        "picamera2",
+        min_length=1,
+        description="'picamera2', a webcam index like '0', a video file path, "
+        "'rtsp://...', or 'synthetic:<scene>'.",
+    )
+    realtime: bool = Field(False, description="Pace a video file at its own frame rate.")
+    fps: float | None = Field(None, gt=0, le=120, description="Camera frame rate to request.")
+    reopen_seconds: float = Field(
+        2.0, gt=0, le=300, description="First wait before reopening a failed camera."
+    )
+
+
+class TilingConfig(Section):
+    rows: int = Field(1, ge=1, le=4, description="Tile rows; 1x1 disables tiling.")
+    cols: int = Field(1, ge=1, le=4, description="Tile columns; 1x1 disables tiling.")
+    overlap: float = Field(0.2, ge=0.0, lt=0.5, description="Overlap between adjacent tiles.")
+
+
+class DetectorConfig(Section):
+    model: str = Field(
+        "default",
+        min_length=1,
+        description="'default' (shipped uint8 model), 'default-fp32', or a .tflite path.",
+    )
+    threads: int = Field(4, ge=1, le=64, description="Interpreter threads.")
+    score_threshold: float = Field(
+        0.5, gt=0.0, le=1.0, description="Detections at or above start and confirm tracks."
+    )
+    low_score_threshold: float = Field(
+        0.2,
+        gt=0.0,
+        le=1.0,
+        description="Detections between this and score_threshold only extend existing tracks.",
+    )
+    layout: Literal["auto", "ssd", "yolo"] = Field(
+        "auto", description="Output tensor layout; 'auto' recognises it from the shapes."
+    )
+    person_class: int | None = Field(
+        None, ge=0, description="Class id of 'person'; default 0 (ours, COCO SSD, YOLO)."
+    )
+    resize: Literal["stretch", "letterbox"] = Field("stretch", description="How frames fit.")
+    input_mean: float = Field(127.5, description="Float models: (pixel - mean) / std.")
+    input_std: float = Field(127.5, gt=0, description="Float models: (pixel - mean) / std.")
+    nms_iou: float = Field(0.5, gt=0.0, lt=1.0, description="IoU above which boxes merge.")
+    tiles: TilingConfig = Field(default_factory=TilingConfig)
+    motion_gate: bool = Field(
+        False, description="Skip the detector on frames without motion (keep-alive runs)."
+    )
+
+    @model_validator(mode="after")
+    def _check_thresholds(self) -> DetectorConfig:
+        if self.low_score_threshold > self.score_threshold:
+            raise ValueError("low_score_threshold must not exceed score_threshold")
+        return self
+
+
+class TrackerConfig(Section):
+    max_age_seconds: float = Field(
+        1.5, gt=0, le=30, description="How long a lost track may be re-found by motion."
+    )
+    min_hits: int = Field(2, ge=1, le=30, description="Matches before a track is counted.")
+    match_iou: float = Field(0.2, gt=0.0, lt=1.0, description="Least IoU to match a track.")
+    coast_seconds: float = Field(
+        0.5, ge=0, le=10, description="A lost track still counts in zones for this long."
+    )
+
+
+class TlsConfig(Section):
+    ca: Path = Field(description="CA certificate file that signed the broker's certificate.")
+    cert: Path | None = Field(None, description="Client certificate file.")
+    key: Path | None = Field(None, description="Client private key file.")
+    insecure: bool = Field(False, description="Skip hostname verification (lab only).")
+
+
+class MqttConfig(Section):
+    host: str = Field("localhost", min_length=1, description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port.")
+    username: str | None = Field(None, description="Username; default: the sensor id.")
+    password_file: Path | None = Field(
+        None, description="File holding the password; or set HEADCOUNT_MQTT_PASSWORD."
+    )
+    tls: TlsConfig | None = None
+    keepalive: int = Field(30, ge=5, le=3600, description="Keepalive seconds.")
+    protocol: Literal["auto", "5", "3.1.1"] = Field(
+        "auto", description="MQTT version; 'auto' tries 5 then falls back to 3.1.1."
+    )
+    topic_prefix: Name = Field("headcount", description="First level of every topic.")
+    discovery: bool = Field(True, description="Announce to Home Assistant.")
+    discovery_prefix: Name = Field("homeassistant", description="Home Assistant's prefix.")
+
+
+class PublishConfig(Section):
+    bucket_seconds: int = Field(60, ge=1, le=86400, description="Length of a counts bucket.")
+    heartbeat_seconds: float = Field(
+        30.0, gt=0, le=3600, description="Re-publish state at least this often."
+    )
+
+
+class JournalConfig(Section):
+    dir: Path = Field(
+        Path("/var/lib/headcount/journal"), description="Store-and-forward journal folder."
+    )
+    max_messages: int = Field(
+        10_000, ge=10, le=10_000_000, description="Oldest messages are dropped beyond this."
+    )
+
+
+class PrivacyConfig(Section):
+    guard: Literal["enforce", "warn", "off"] = Field(
+        "enforce", description="Runtime guard against writes, connections and subprocesses."
+    )
+    k: int = Field(0, ge=0, le=100, description="Counts below k are published as 0 (0: off).")
+    epsilon: float | None = Field(
+        None, gt=0, le=10, description="Per-bucket differential privacy budget (None: off)."
+    )
+
+
+class Config(Section):
+    sensor: SensorConfig
+    lines: list[LineConfig] = Field(default_factory=list)
+    zones: list[ZoneConfig] = Field(default_factory=list)
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    publish: PublishConfig = Field(default_factory=PublishConfig)
+    journal: JournalConfig = Field(default_factory=JournalConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+
+    @field_validator("lines", "zones")
+    @classmethod
+    def _unique_names(
+        cls, items: list[LineConfig] | list[ZoneConfig]
+    ) -> list[LineConfig] | list[ZoneConfig]:
+        names = [item.name for item in items]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"names must be unique, repeated: {', '.join(duplicates)}")
+        return items
+
+    @model_validator(mode="after")
+    def _something_to_count(self) -> Config:
+        if not self.lines and not self.zones:
+            raise ValueError("add at least one [[lines]] or [[zones]] entry to count anything")
+        return self
+
+
+class ConfigError(Exception):
+    """A config problem, told in sentences that name the field and what to do."""
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+        else:
+            parts.append(str(item))
+    return ".".join(parts) or "(top level)"
+
+
+def format_validation_error(error: ValidationError, origin: str) -> str:
+    """One line per problem: `origin: field: what is wrong (got value)`."""
+    lines = []
+    for item in error.errors():
+        where = _location(tuple(item["loc"]))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key; check the spelling against the documented keys"
+        elif item["type"] == "missing":
+            message = "required but missing"
+        got = item.get("input")
+        shown = (
+            ""
+            if item["type"] in ("missing", "extra_forbidden") or isinstance(got, dict)
+            else f" (got {got!r})"
+        )
+        lines.append(f"{origin}: {where}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, object], origin: str = "config") -> Config:
+    """Validate an already-parsed TOML document."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, origin)) from None
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a TOML config file, or raise ConfigError saying what to fix."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{file}: no such config file; pass --config with an existing file"
+        ) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(
+            f"{file}: cannot read the config file ({error.__class__.__name__})"
+        ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{file}: not valid TOML: {error}") from None
+    return parse_config(data, str(file))

@@ -1,0 +1,61 @@
+"""Frames and the boundary every frame source implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Frame:
+    """One RGB image at detector resolution, its source index and its own clock.
+
+    `timestamp` is seconds since the epoch on the frame's clock (for a replayed file:
+    the run's start plus the video time), so buckets follow the footage, not the CPU.
+    The repr never shows pixels, so a frame cannot leak through a log line.
+    """
+
+    image: npt.NDArray[np.uint8]
+    index: int
+    timestamp: float
+
+    def __post_init__(self) -> None:
+        if self.image.ndim != 3 or self.image.shape[2] != 3:
+            raise ValueError(f"Frame.image must be (H, W, 3) RGB, got shape {self.image.shape}")
+        if self.image.dtype != np.uint8:
+            raise ValueError(f"Frame.image must be uint8, got {self.image.dtype}")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) in pixels."""
+        return int(self.image.shape[1]), int(self.image.shape[0])
+
+    def __repr__(self) -> str:
+        w, h = self.size
+        return f"Frame(index={self.index}, timestamp={self.timestamp:.3f}, size={w}x{h})"
+
+
+class SourceError(Exception):
+    """A frame source failed. `transient` failures are retried by the pipeline."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """Delivers frames in order; `read()` returns None at the end of finite footage.
+
+    `read()` raises SourceError when the device fails; a transient error means the
+    pipeline may `close()` and `open()` again and continue.
+    """
+
+    def open(self) -> None: ...
+
+    def read(self) -> Frame | None: ...
+
+    def close(self) -> None: ...

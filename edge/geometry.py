@@ -1,0 +1,73 @@
+"""Vectorized plane geometry in normalized image coordinates."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+Points = npt.NDArray[np.float32]
+
+
+def signed_distance(points: Points, a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Distance of each point (N, 2) to the infinite line a-b; positive on the left of a->b."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    d = b - a
+    length = float(np.hypot(d[0], d[1]))
+    p = np.asarray(points, np.float64).reshape(-1, 2) - a
+    return (d[0] * p[:, 1] - d[1] * p[:, 0]) / length
+
+
+def segment_parameter(
+    p: npt.ArrayLike, q: npt.ArrayLike, a: npt.ArrayLike, b: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
+    """Where each path p->q (N, 2 each) meets the line a-b, as a fraction along a->b.
+
+    0 is at a, 1 at b; paths parallel to the line give NaN.
+    """
+    p = np.asarray(p, np.float64).reshape(-1, 2)
+    q = np.asarray(q, np.float64).reshape(-1, 2)
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    r = q - p
+    s = b - a
+    denom = r[:, 0] * s[1] - r[:, 1] * s[0]
+    ap = a - p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = (ap[:, 0] * r[:, 1] - ap[:, 1] * r[:, 0]) / denom
+    u[np.abs(denom) < 1e-12] = np.nan
+    return u
+
+
+def points_in_polygon(points: Points, polygon: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """Even-odd rule: which points (N, 2) lie inside the polygon (M, 2)."""
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    poly = np.asarray(polygon, np.float64).reshape(-1, 2)
+    x = pts[:, 0:1]
+    y = pts[:, 1:2]
+    x1 = poly[:, 0][None, :]
+    y1 = poly[:, 1][None, :]
+    x2 = np.roll(poly[:, 0], -1)[None, :]
+    y2 = np.roll(poly[:, 1], -1)[None, :]
+    straddles = (y1 > y) != (y2 > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_cross = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
+    crossings = straddles & (x < x_cross)
+    return np.asarray(np.count_nonzero(crossings, axis=1) % 2 == 1)
+
+
+def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Intersection over union of every box in a (N, 4) with every box in b (M, 4)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
+    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
+    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
+    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
+    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(union > 0, inter / union, 0.0)
+    return np.asarray(out)
