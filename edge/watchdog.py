@@ -125,7 +125,7 @@ class SystemdNotifier:
             return None
         return self._watchdog_seconds / 2
 
-    def ready(self, status: str | None = None) -> bool:
+    def ready(self, status: str | None = None) -> None:
         """Report start-up finished (camera and model open); also counts as a ping."""
         lines = ["READY=1"]
         if status is not None:
@@ -133,26 +133,26 @@ class SystemdNotifier:
         if self._watchdog_seconds is not None:
             lines.append("WATCHDOG=1")
             self._last_ping = self._clock()
-        return self.notify("\n".join(lines))
+        self.notify("\n".join(lines))
 
-    def ping(self) -> bool:
-        """Send ``WATCHDOG=1`` if half the interval has passed; True if a ping was sent."""
+    def ping(self) -> None:
+        """Send ``WATCHDOG=1`` unless one went out less than half the interval ago."""
         period = self.ping_period
         if period is None:
-            return False
+            return
         now = self._clock()
         if self._last_ping is not None and now - self._last_ping < period:
-            return False
+            return
         self._last_ping = now
-        return self.notify("WATCHDOG=1")
+        self.notify("WATCHDOG=1")
 
-    def status(self, text: str) -> bool:
+    def status(self, text: str) -> None:
         """Set the one-line status shown by ``systemctl status``."""
-        return self.notify(_status_line(text))
+        self.notify(_status_line(text))
 
-    def stopping(self) -> bool:
+    def stopping(self) -> None:
         """Report a clean shutdown in progress, so systemd does not count it as a hang."""
-        return self.notify("STOPPING=1")
+        self.notify("STOPPING=1")
 
     def notify(self, message: str) -> bool:
         """Send one raw sd_notify datagram; True if it was handed to the kernel."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,7 +55,7 @@ def test_ready_message_reaches_the_socket(listener: tuple[socket.socket, str]) -
     notifier = SystemdNotifier.from_env({"NOTIFY_SOCKET": path})
     assert notifier.enabled
     assert notifier.address == path
-    assert notifier.ready(status="counting")
+    notifier.ready(status="counting")
     assert sock.recv(4096).decode() == "READY=1\nSTATUS=counting"
 
 
@@ -72,14 +74,16 @@ def test_watchdog_pings_are_rate_limited_to_half_the_interval(
     assert notifier.ping_period == 5.0
 
     # A pipeline calls ping() every frame; only the first of a burst is sent.
-    sent = [notifier.ping() for _ in range(100)]
-    assert sent == [True] + [False] * 99
+    for _ in range(100):
+        notifier.ping()
     assert drain(sock) == ["WATCHDOG=1"]
 
     clock.now += 4.9
-    assert not notifier.ping()
+    notifier.ping()
+    assert drain(sock) == []
     clock.now += 0.1
-    assert notifier.ping()
+    notifier.ping()
+    notifier.ping()
     assert drain(sock) == ["WATCHDOG=1"]
 
 
@@ -90,8 +94,11 @@ def test_ready_counts_as_a_ping(listener: tuple[socket.socket, str]) -> None:
         {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}, clock=clock
     )
     notifier.ready()
-    assert not notifier.ping()
+    notifier.ping()
     assert drain(sock) == ["READY=1\nWATCHDOG=1"]
+    clock.now += 1.0
+    notifier.ping()
+    assert drain(sock) == ["WATCHDOG=1"]
 
 
 def test_status_and_stopping(listener: tuple[socket.socket, str]) -> None:
@@ -110,7 +117,7 @@ def test_abstract_socket_name() -> None:
     try:
         notifier = SystemdNotifier.from_env({"NOTIFY_SOCKET": "@" + name})
         assert notifier.address == b"\0" + name.encode()
-        assert notifier.ready()
+        notifier.ready()
         assert sock.recv(4096) == b"READY=1"
     finally:
         sock.close()
@@ -121,10 +128,11 @@ def test_without_notify_socket_everything_is_a_no_op() -> None:
     assert not notifier.enabled
     assert notifier.address is None
     assert notifier.watchdog_seconds is None
-    assert not notifier.ready()
-    assert not notifier.ping()
-    assert not notifier.status("x")
-    assert not notifier.stopping()
+    notifier.ready()
+    notifier.ping()
+    notifier.status("x")
+    notifier.stopping()
+    assert not notifier.notify("READY=1")
 
 
 def test_watchdog_meant_for_another_pid_is_ignored(
@@ -138,7 +146,7 @@ def test_watchdog_meant_for_another_pid_is_ignored(
     }
     notifier = SystemdNotifier.from_env(env)
     assert notifier.watchdog_seconds is None
-    assert not notifier.ping()
+    notifier.ping()
     assert drain(sock) == []
 
 
@@ -146,7 +154,8 @@ def test_a_vanished_socket_is_logged_not_raised(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     notifier = SystemdNotifier.from_env({"NOTIFY_SOCKET": str(tmp_path / "gone")})
-    assert not notifier.ready()
+    notifier.ready()
+    assert not notifier.notify("WATCHDOG=1")
     assert "sd_notify" in caplog.text
 
 
@@ -187,3 +196,21 @@ def test_parse_watchdog_usec(usec: str | None, pid: str | None, expected: float 
 def test_rejects_a_non_positive_interval() -> None:
     with pytest.raises(ValueError, match="watchdog_seconds must be > 0"):
         SystemdNotifier("/run/x", watchdog_seconds=0)
+
+
+def test_a_child_process_reads_its_environment_like_a_service_does(
+    listener: tuple[socket.socket, str],
+) -> None:
+    """As under systemd: the variables are in the real environment of a new process."""
+    sock, path = listener
+    code = (
+        "from edge.watchdog import SystemdNotifier\n"
+        "n = SystemdNotifier.from_env()\n"
+        "n.ready(status='up')\n"
+        "n.ping()\n"
+        "n.stopping()\n"
+    )
+    env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "30000000"}
+    env.pop("WATCHDOG_PID", None)
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
+    assert drain(sock) == ["READY=1\nSTATUS=up\nWATCHDOG=1", "STOPPING=1"]
