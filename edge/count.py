@@ -1,0 +1,244 @@
+"""Counting from tracks: door lines (in/out at the feet) and zones (occupancy).
+
+A line counts a crossing when a track's feet leave a dead band around the line on the
+side opposite to the one it was last committed to, and the path from its last point
+beyond the band on the old side meets the segment itself. Standing, turning or
+jittering inside the band counts nothing. A track that ends near a line leaves a
+short-lived "ghost" (its committed side, place and velocity); a new track that appears
+where the ghost's motion predicts inherits that side, so a person whose track broke at
+the line is counted exactly once. Only motion is used: no appearance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.config import LineConfig, ZoneConfig
+from edge.geometry import points_in_polygon, segment_parameter, signed_distance
+from edge.tracks import Tracks
+
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class Crossings:
+    """Crossings of one line in one frame."""
+
+    in_: int
+    out: int
+
+
+@dataclass(slots=True)
+class _Ghost:
+    side: int
+    anchor: F64
+    feet: F64
+    velocity: F64
+    height: float
+    time: float
+
+
+class LineCounter:
+    """Counts in/out crossings of one segment; totals are cumulative until `reset()`."""
+
+    def __init__(
+        self,
+        line: LineConfig,
+        *,
+        ghost_seconds: float = 2.0,
+        ghost_radius: float = 0.6,
+    ) -> None:
+        self.name = line.name
+        self._a = np.asarray(line.points[0], np.float64)
+        self._b = np.asarray(line.points[1], np.float64)
+        inside = signed_distance(np.asarray([line.inside]), self._a, self._b)[0]
+        self._orient = 1.0 if inside > 0 else -1.0
+        self._hysteresis = line.hysteresis
+        self._min_band = line.min_band
+        self._ghost_seconds = ghost_seconds
+        self._ghost_radius = ghost_radius
+        self.total_in = 0
+        self.total_out = 0
+        # Per-track state, rows sorted by id.
+        self._ids = np.zeros((0,), np.int64)
+        self._side = np.zeros((0,), np.int8)
+        self._anchor = np.zeros((0, 2))
+        self._feet = np.zeros((0, 2))
+        self._velocity = np.zeros((0, 2))
+        self._height = np.zeros((0,))
+        self._time = np.zeros((0,))
+        self._ghosts: list[_Ghost] = []
+
+    def reset(self) -> None:
+        """Zero the totals; the tracks' sides are kept, so nobody is counted twice."""
+        self.total_in = 0
+        self.total_out = 0
+
+    @property
+    def live_tracks(self) -> int:
+        return int(self._ids.shape[0])
+
+    def _band(self, heights: F64) -> F64:
+        return np.maximum(self._min_band, self._hysteresis * heights)
+
+    def update(self, tracks: Tracks, timestamp: float) -> Crossings:
+        """Advance with this frame's tracks; returns the crossings it completed."""
+        ids = tracks.ids
+        feet = tracks.feet.astype(np.float64)
+        heights = tracks.heights.astype(np.float64)
+        n = ids.shape[0]
+        dist = signed_distance(feet, self._a, self._b) * self._orient if n else np.zeros(0)
+        band = self._band(heights)
+
+        pos = np.searchsorted(self._ids, ids)
+        pos_c = np.minimum(pos, max(self._ids.shape[0] - 1, 0))
+        known = (
+            (pos < self._ids.shape[0]) & (self._ids[pos_c] == ids)
+            if self._ids.size
+            else (np.zeros(n, bool))
+        )
+
+        side = np.zeros(n, np.int8)
+        anchor = feet.copy()
+        velocity = np.zeros((n, 2))
+        prev_time = np.full(n, timestamp)
+        side[known] = self._side[pos_c[known]]
+        anchor[known] = self._anchor[pos_c[known]]
+        prev_feet = feet.copy()
+        prev_feet[known] = self._feet[pos_c[known]]
+        velocity[known] = self._velocity[pos_c[known]]
+        prev_time[known] = self._time[pos_c[known]]
+
+        self._expire_ghosts(timestamp)
+        for i in np.flatnonzero(~known):
+            ghost = self._claim_ghost(feet[i], heights[i], timestamp)
+            if ghost is not None:
+                side[i] = ghost.side
+                anchor[i] = ghost.anchor
+                velocity[i] = ghost.velocity
+
+        dt = timestamp - prev_time
+        moving = known & (dt > 0)
+        if moving.any():
+            step = (feet[moving] - prev_feet[moving]) / dt[moving, None]
+            velocity[moving] = 0.6 * velocity[moving] + 0.4 * step
+
+        beyond_in = dist > band
+        beyond_out = dist < -band
+        new_side = np.where(beyond_in, 1, np.where(beyond_out, -1, side)).astype(np.int8)
+        flipped = (side != 0) & (new_side == -side)
+        crossed_in = crossed_out = 0
+        if flipped.any():
+            u = segment_parameter(anchor[flipped], feet[flipped], self._a, self._b)
+            within = np.isfinite(u) & (u >= 0.0) & (u <= 1.0)
+            directions = new_side[flipped][within]
+            crossed_in = int(np.count_nonzero(directions == 1))
+            crossed_out = int(np.count_nonzero(directions == -1))
+        self.total_in += crossed_in
+        self.total_out += crossed_out
+
+        committed = new_side != 0
+        beyond = beyond_in | beyond_out
+        anchor[beyond & committed] = feet[beyond & committed]
+
+        self._retire(ids, timestamp)
+        order = np.argsort(ids, kind="stable")
+        self._ids = ids[order].copy()
+        self._side = new_side[order]
+        self._anchor = anchor[order]
+        self._feet = feet[order]
+        self._velocity = velocity[order]
+        self._height = heights[order]
+        self._time = np.full(n, timestamp)[order]
+        return Crossings(crossed_in, crossed_out)
+
+    def _retire(self, current_ids: npt.NDArray[np.int64], timestamp: float) -> None:
+        """Tracks that ended leave a ghost if they had a committed side."""
+        if self._ids.size == 0:
+            return
+        gone = ~np.isin(self._ids, current_ids)
+        for i in np.flatnonzero(gone & (self._side != 0)):
+            self._ghosts.append(
+                _Ghost(
+                    side=int(self._side[i]),
+                    anchor=self._anchor[i].copy(),
+                    feet=self._feet[i].copy(),
+                    velocity=self._velocity[i].copy(),
+                    height=float(self._height[i]),
+                    time=float(self._time[i]),
+                )
+            )
+
+    def _expire_ghosts(self, timestamp: float) -> None:
+        if self._ghosts:
+            self._ghosts = [g for g in self._ghosts if timestamp - g.time <= self._ghost_seconds]
+
+    def _claim_ghost(self, feet: F64, height: float, timestamp: float) -> _Ghost | None:
+        """The nearest ghost whose motion predicts this new track's position, consumed."""
+        best: tuple[float, int] | None = None
+        for k, ghost in enumerate(self._ghosts):
+            gap = timestamp - ghost.time
+            predicted = ghost.feet + ghost.velocity * gap
+            size = max(ghost.height, height)
+            speed = float(np.hypot(*ghost.velocity))
+            radius = self._ghost_radius * size + 0.5 * speed * gap
+            miss = float(np.hypot(*(feet - predicted)))
+            if miss <= radius and (best is None or miss < best[0]):
+                best = (miss, k)
+        if best is None:
+            return None
+        return self._ghosts.pop(best[1])
+
+
+class ZoneCounter:
+    """Occupancy of one polygon: tracked people whose feet are inside it now."""
+
+    def __init__(self, zone: ZoneConfig) -> None:
+        self.name = zone.name
+        self._polygon = np.asarray(zone.polygon, np.float64)
+
+    def update(self, tracks: Tracks) -> int:
+        if len(tracks) == 0:
+            return 0
+        return int(np.count_nonzero(points_in_polygon(tracks.feet, self._polygon)))
+
+
+@dataclass(frozen=True, slots=True)
+class CountState:
+    """Totals since boot (or reset), this frame's crossings and occupancy."""
+
+    totals: dict[str, tuple[int, int]]
+    crossings: dict[str, tuple[int, int]]
+    occupancy: dict[str, int]
+
+
+class Counters:
+    """All lines and zones of a sensor, advanced together once per frame."""
+
+    def __init__(self, lines: list[LineConfig], zones: list[ZoneConfig]) -> None:
+        self.lines = [LineCounter(line) for line in lines]
+        self.zones = [ZoneCounter(zone) for zone in zones]
+
+    def update(self, tracks: Tracks, timestamp: float) -> CountState:
+        crossings: dict[str, tuple[int, int]] = {}
+        for line in self.lines:
+            c = line.update(tracks, timestamp)
+            crossings[line.name] = (c.in_, c.out)
+        return CountState(
+            totals=self.totals(),
+            crossings=crossings,
+            occupancy={zone.name: zone.update(tracks) for zone in self.zones},
+        )
+
+    def totals(self) -> dict[str, tuple[int, int]]:
+        return {line.name: (line.total_in, line.total_out) for line in self.lines}
+
+    def reset(self, names: list[str] | None = None) -> list[str]:
+        """Zero the totals of the named lines (all when None); returns the names reset."""
+        chosen = [line for line in self.lines if names is None or line.name in names]
+        for line in chosen:
+            line.reset()
+        return [line.name for line in chosen]

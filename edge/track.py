@@ -1,0 +1,262 @@
+"""Tracking by motion alone: ByteTrack-style two-stage association on a Kalman filter.
+
+No appearance, no embeddings, no re-identification: a track is a box, its velocity and
+their uncertainty. Ids are random per boot and never leave the process. Memory is
+bounded: a track unmatched for `max_age_seconds` is forgotten.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.detections import Detections
+from edge.geometry import iou_matrix
+from edge.tracks import Tracks
+
+F64 = npt.NDArray[np.float64]
+
+# Kalman noise, as fractions of box height per reference step of 1/30 s (ByteTrack's).
+_STD_POS = 1.0 / 20.0
+_STD_VEL = 1.0 / 160.0
+_REF_STEP = 1.0 / 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerSettings:
+    """Association thresholds; checked once, when the tracker is built."""
+
+    high_score: float = 0.5
+    low_score: float = 0.2
+    match_iou: float = 0.2
+    low_match_iou: float = 0.4
+    min_hits: int = 2
+    max_age_seconds: float = 1.5
+    coast_seconds: float = 0.5
+    buffer: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.low_score <= self.high_score <= 1.0:
+            raise ValueError(
+                f"need 0 < low_score <= high_score <= 1, got {self.low_score}, {self.high_score}"
+            )
+        if not 0.0 < self.match_iou < 1.0 or not 0.0 < self.low_match_iou < 1.0:
+            raise ValueError("match_iou and low_match_iou must lie in (0, 1)")
+        if self.min_hits < 1:
+            raise ValueError(f"min_hits must be at least 1, got {self.min_hits}")
+        if self.max_age_seconds <= 0 or self.coast_seconds < 0:
+            raise ValueError("max_age_seconds must be > 0 and coast_seconds >= 0")
+        if not 0.0 <= self.buffer <= 2.0:
+            raise ValueError(f"buffer must lie in [0, 2], got {self.buffer}")
+
+
+def _to_state(xyxy: F64) -> F64:
+    """x1,y1,x2,y2 -> cx,cy,w,h."""
+    out = np.empty_like(xyxy)
+    out[:, 0] = (xyxy[:, 0] + xyxy[:, 2]) * 0.5
+    out[:, 1] = (xyxy[:, 1] + xyxy[:, 3]) * 0.5
+    out[:, 2] = xyxy[:, 2] - xyxy[:, 0]
+    out[:, 3] = xyxy[:, 3] - xyxy[:, 1]
+    return out
+
+
+def _to_xyxy(state: F64, grow: F64 | float = 0.0) -> F64:
+    """cx,cy,w,h (N, >=4) -> x1,y1,x2,y2, each side grown by `grow` times the size."""
+    w = np.maximum(state[:, 2], 1e-6) * (1.0 + 2.0 * np.asarray(grow)) * 0.5
+    h = np.maximum(state[:, 3], 1e-6) * (1.0 + 2.0 * np.asarray(grow)) * 0.5
+    return np.stack([state[:, 0] - w, state[:, 1] - h, state[:, 0] + w, state[:, 1] + h], axis=1)
+
+
+def greedy_match(
+    similarity: F64, threshold: float
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Pairs (rows, cols) chosen greedily by descending similarity, each at least `threshold`."""
+    rows, cols = np.nonzero(similarity >= threshold)
+    if rows.size == 0:
+        empty = np.zeros((0,), np.intp)
+        return empty, empty
+    order = np.argsort(-similarity[rows, cols], kind="stable")
+    used_r: set[int] = set()
+    used_c: set[int] = set()
+    out_r: list[int] = []
+    out_c: list[int] = []
+    for r, c in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
+        if r in used_r or c in used_c:
+            continue
+        used_r.add(r)
+        used_c.add(c)
+        out_r.append(r)
+        out_c.append(c)
+    return np.asarray(out_r, np.intp), np.asarray(out_c, np.intp)
+
+
+class Tracker:
+    """One call per frame, `update(detections, timestamp)`, also with no detections.
+
+    Returns confirmed tracks: matched in this frame, or lost for at most `coast_seconds`
+    (then `coasting` is True and the box is the motion model's prediction).
+    """
+
+    def __init__(self, settings: TrackerSettings | None = None, *, seed: int | None = None) -> None:
+        self.settings = settings if settings is not None else TrackerSettings()
+        rng = np.random.default_rng(seed) if seed is not None else None
+        start = int(rng.integers(0, 2**62)) if rng is not None else secrets.randbits(62)
+        self._next_id = start
+        self._mean = np.zeros((0, 8))
+        self._cov = np.zeros((0, 8, 8))
+        self._ids = np.zeros((0,), np.int64)
+        self._hits = np.zeros((0,), np.int64)
+        self._confirmed = np.zeros((0,), bool)
+        self._last_seen = np.zeros((0,))
+        self._time: float | None = None
+
+    def __len__(self) -> int:
+        """Number of live tracks (tentative, tracked and lost): bounded by the scene."""
+        return int(self._ids.shape[0])
+
+    def reset(self) -> None:
+        """Forget every track (e.g. after the camera was re-opened)."""
+        keep = np.zeros((0,), np.intp)
+        self._select(keep)
+        self._time = None
+
+    def _select(self, index: npt.NDArray[np.intp] | npt.NDArray[np.bool_]) -> None:
+        self._mean = self._mean[index]
+        self._cov = self._cov[index]
+        self._ids = self._ids[index]
+        self._hits = self._hits[index]
+        self._confirmed = self._confirmed[index]
+        self._last_seen = self._last_seen[index]
+
+    def _predict(self, dt: float) -> None:
+        if self._mean.shape[0] == 0 or dt <= 0:
+            return
+        step = dt / _REF_STEP
+        h = np.maximum(self._mean[:, 3], 1e-3)
+        self._mean[:, :4] += self._mean[:, 4:] * step
+        # P = F P F^T + Q with F = [[I, step I], [0, I]], written out blockwise.
+        p = self._cov
+        a = p[:, :4, :4] + step * (p[:, 4:, :4] + p[:, :4, 4:]) + step * step * p[:, 4:, 4:]
+        b = p[:, :4, 4:] + step * p[:, 4:, 4:]
+        new = np.empty_like(p)
+        new[:, :4, :4] = a
+        new[:, :4, 4:] = b
+        new[:, 4:, :4] = np.transpose(b, (0, 2, 1))
+        new[:, 4:, 4:] = p[:, 4:, 4:]
+        q_pos = (_STD_POS * h) ** 2 * step
+        q_vel = (_STD_VEL * h) ** 2 * step
+        idx = np.arange(4)
+        new[:, idx, idx] += q_pos[:, None]
+        new[:, idx + 4, idx + 4] += q_vel[:, None]
+        self._cov = new
+
+    def _correct(self, rows: npt.NDArray[np.intp], boxes: F64) -> None:
+        if rows.size == 0:
+            return
+        z = _to_state(boxes)
+        mean = self._mean[rows]
+        cov = self._cov[rows]
+        r = (_STD_POS * np.maximum(mean[:, 3], 1e-3)) ** 2
+        s = cov[:, :4, :4].copy()
+        idx = np.arange(4)
+        s[:, idx, idx] += r[:, None]
+        gain = cov[:, :, :4] @ np.linalg.inv(s)
+        innovation = z - mean[:, :4]
+        self._mean[rows] = mean + np.einsum("nij,nj->ni", gain, innovation)
+        self._cov[rows] = cov - gain @ cov[:, :4, :]
+
+    def _spawn(self, boxes: F64, t: float) -> None:
+        n = boxes.shape[0]
+        if n == 0:
+            return
+        z = _to_state(boxes)
+        mean = np.concatenate([z, np.zeros((n, 4))], axis=1)
+        h = np.maximum(z[:, 3], 1e-3)
+        std = np.concatenate(
+            [
+                np.repeat((2 * _STD_POS * h)[:, None], 4, 1),
+                np.repeat((10 * _STD_VEL * h)[:, None], 4, 1),
+            ],
+            axis=1,
+        )
+        cov = np.zeros((n, 8, 8))
+        cov[:, np.arange(8), np.arange(8)] = std**2
+        ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
+        self._next_id += n
+        self._mean = np.concatenate([self._mean, mean])
+        self._cov = np.concatenate([self._cov, cov])
+        self._ids = np.concatenate([self._ids, ids])
+        self._hits = np.concatenate([self._hits, np.ones(n, np.int64)])
+        self._confirmed = np.concatenate([self._confirmed, np.full(n, self.settings.min_hits <= 1)])
+        self._last_seen = np.concatenate([self._last_seen, np.full(n, t)])
+
+    def update(self, detections: Detections, timestamp: float) -> Tracks:
+        """Advance every track to `timestamp`, associate `detections`, return confirmed tracks."""
+        s = self.settings
+        dt = 0.0 if self._time is None else max(0.0, timestamp - self._time)
+        self._time = timestamp
+        self._predict(dt)
+
+        boxes = detections.xyxy.astype(np.float64)
+        scores = detections.score
+        high = np.flatnonzero(scores >= s.high_score)
+        low = np.flatnonzero((scores >= s.low_score) & (scores < s.high_score))
+
+        n_tracks = self._ids.shape[0]
+        matched_track = np.full(n_tracks, -1, np.intp)  # detection index per track
+        lost_for = timestamp - self._last_seen
+        # Buffered boxes: a lost track's search area grows with the time it has been lost.
+        grow = s.buffer * (1.0 + np.minimum(lost_for / max(s.coast_seconds, 1e-3), 3.0))
+        predicted = _to_xyxy(self._mean, grow)
+
+        # Stage 1: confirmed tracks (tracked or lost) against confident detections.
+        confirmed = np.flatnonzero(self._confirmed)
+        free_high = high
+        if confirmed.size and free_high.size:
+            sim = iou_matrix(predicted[confirmed], _grow_boxes(boxes[free_high], s.buffer))
+            r, c = greedy_match(sim, s.match_iou)
+            matched_track[confirmed[r]] = free_high[c]
+            free_high = np.delete(free_high, c)
+
+        # Stage 2: confirmed tracks seen in the previous frame against weak detections.
+        recent = confirmed[(matched_track[confirmed] < 0) & (lost_for[confirmed] <= dt + 1e-9)]
+        if recent.size and low.size:
+            sim = iou_matrix(predicted[recent], _grow_boxes(boxes[low], s.buffer))
+            r, c = greedy_match(sim, s.low_match_iou)
+            matched_track[recent[r]] = low[c]
+
+        # Stage 3: tentative tracks against the confident detections left over.
+        tentative = np.flatnonzero(~self._confirmed)
+        if tentative.size and free_high.size:
+            sim = iou_matrix(predicted[tentative], _grow_boxes(boxes[free_high], s.buffer))
+            r, c = greedy_match(sim, s.match_iou)
+            matched_track[tentative[r]] = free_high[c]
+            free_high = np.delete(free_high, c)
+
+        rows = np.flatnonzero(matched_track >= 0)
+        self._correct(rows, boxes[matched_track[rows]])
+        self._hits[rows] += 1
+        self._last_seen[rows] = timestamp
+        self._confirmed |= self._hits >= s.min_hits
+        unmatched = matched_track < 0
+        # A lost track keeps its place but not its growth rate.
+        self._mean[unmatched, 6:] = 0.0
+
+        keep = ~(unmatched & ~self._confirmed) & (timestamp - self._last_seen <= s.max_age_seconds)
+        self._select(np.flatnonzero(keep))
+        self._spawn(boxes[free_high], timestamp)
+
+        lost_for = timestamp - self._last_seen
+        visible = self._confirmed & (lost_for <= s.coast_seconds)
+        out = np.flatnonzero(visible)
+        xyxy = np.clip(_to_xyxy(self._mean[out]), 0.0, 1.0).astype(np.float32)
+        return Tracks(self._ids[out].copy(), xyxy, lost_for[out] > 0)
+
+
+def _grow_boxes(xyxy: F64, grow: float) -> F64:
+    w = (xyxy[:, 2] - xyxy[:, 0]) * grow
+    h = (xyxy[:, 3] - xyxy[:, 1]) * grow
+    return np.stack([xyxy[:, 0] - w, xyxy[:, 1] - h, xyxy[:, 2] + w, xyxy[:, 3] + h], axis=1)
