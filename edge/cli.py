@@ -1,0 +1,173 @@
+"""The `headcount` command: run, demo, schema, privacy, bench.
+
+Exit status: 0 done, 1 a failure while running, 2 a problem the user can fix
+(config, model file, source, broker settings). Logs go to stderr; stdout carries only
+the requested output (snapshot JSON lines, schemas, the privacy text).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from edge import __version__
+from edge.config import Config, ConfigError, load_config
+
+log = logging.getLogger("edge.cli")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _install_signal_handlers(stop: threading.Event) -> None:
+    def handle(signum: int, _frame: object) -> None:
+        log.info("received %s; closing the open bucket and stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"headcount: {message}", file=sys.stderr)
+    return status
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.bootstrap import StartupError, build_sensor
+    from edge.frames import SourceError
+
+    config: Config = load_config(args.config)
+    stop = threading.Event()
+    _install_signal_handlers(stop)
+    from edge.watchdog import SystemdNotifier
+
+    watchdog = SystemdNotifier.from_env()
+    try:
+        sensor = build_sensor(
+            config,
+            source_uri=args.source,
+            sink=args.sink,
+            publish_every=args.publish_every,
+            realtime=args.realtime,
+            watchdog=watchdog,
+            stop=stop,
+        )
+    except StartupError as error:
+        return _fail(str(error), EXIT_USAGE)
+    try:
+        summary = sensor.pipeline.run()
+    except SourceError as error:
+        return _fail(f"{error}; check [source] uri or --source", EXIT_FAILURE)
+    log.info(
+        "stopped after %d frames (%d detector runs); totals %s",
+        summary.frames,
+        summary.detector_runs,
+        summary.totals,
+    )
+    return EXIT_OK
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from edge.schema import message_schemas
+
+    print(json.dumps(message_schemas(), indent=2))
+    return EXIT_OK
+
+
+def cmd_privacy(args: argparse.Namespace) -> int:
+    from edge.privacy.manifest import manifest_for_config, render_text
+
+    config = load_config(args.config) if args.config else None
+    print(render_text(manifest_for_config(config)))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from edge.demo import run_demo
+
+    return run_demo(video=args.video, broker=args.broker, realtime=args.realtime)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from edge.bench import run_bench
+
+    return run_bench(out=args.out, quick=args.quick)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="headcount",
+        description="Count people with a camera; publish only anonymous counts.",
+    )
+    parser.add_argument("--version", action="version", version=f"headcount {__version__}")
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the sensor")
+    run.add_argument("--config", required=True, type=Path, help="TOML config file")
+    run.add_argument("--source", help="override [source] uri")
+    run.add_argument("--sink", default="stdout", choices=["stdout", "mqtt", "both"])
+    run.add_argument(
+        "--publish-every",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="least frame time between snapshots on change; 0 = after every frame",
+    )
+    run.add_argument("--realtime", action="store_true", help="pace a video file in real time")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="count people in a real sample video, live")
+    demo.add_argument("--video", type=Path, required=True, help="the sample video file")
+    demo.add_argument("--broker", metavar="HOST:PORT", help="use this MQTT broker")
+    demo.add_argument("--realtime", action="store_true", help="play at the video's speed")
+    demo.set_defaults(func=cmd_demo)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of every message")
+    schema.set_defaults(func=cmd_schema)
+
+    privacy = sub.add_parser("privacy", help="print the privacy manifest")
+    privacy.add_argument("--config", type=Path, help="TOML config file")
+    privacy.set_defaults(func=cmd_privacy)
+
+    bench = sub.add_parser("bench", help="measure accuracy and speed; write benchmarks/")
+    bench.add_argument("--out", type=Path, default=Path("benchmarks"))
+    bench.add_argument("--quick", action="store_true", help="small scenes, for a smoke run")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.log_level)
+    try:
+        status: int = args.func(args)
+    except ConfigError as error:
+        return _fail(f"{error}", EXIT_USAGE)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
