@@ -287,11 +287,19 @@ ensure_user() {
         --shell /usr/sbin/nologin --comment "headcount sensor" "$SERVICE_USER"
 }
 
+# A venv outlives an OS upgrade only if its Python is still the distribution's one.
+venv_matches() {
+    local want have
+    want=$("$PYTHON" -c 'import sys; print(sys.version_info[:2])') || return 1
+    have=$("$VENV/bin/python" -c 'import sys; print(sys.version_info[:2])' 2>/dev/null) || return 1
+    [ "$want" = "$have" ] && [ -d "$VENV/lib/python$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" ]
+}
+
 # The venv sees the distribution's picamera2 and libcamera; pin numpy to the system's so
 # that pip never replaces the numpy those Debian packages were built against.
 ensure_venv() {
     local numpy_version
-    if [ -x "$ROOT$VENV/bin/python" ] && { [ -n "$ROOT" ] || "$VENV/bin/python" -c '' 2>/dev/null; }; then
+    if [ -x "$ROOT$VENV/bin/python" ] && { [ -n "$ROOT" ] || venv_matches; }; then
         say "virtual environment $VENV exists"
     else
         if [ -e "$ROOT$VENV" ]; then
@@ -316,13 +324,15 @@ install_package() {
     run "$VENV/bin/python" -m pip install --upgrade --upgrade-strategy only-if-needed \
         --constraint "$VENV/constraints.txt" "$target"
     run "$VENV/bin/python" -c 'import ai_edge_litert.interpreter'
-    run "$VENV/bin/headcount" --help
+    run "$VENV/bin/headcount" --version
 }
 
 install_config() {
     run install -d -m 0750 -o root -g "$SERVICE_USER" "$CONF_DIR"
     if [ -f "$ROOT$CONFIG" ]; then
         say "keeping the existing $CONFIG"
+        run chown "root:$SERVICE_USER" "$CONFIG"
+        run chmod 0640 "$CONFIG"
     else
         run install -m 0640 -o root -g "$SERVICE_USER" "$HERE/config.example.toml" "$CONFIG"
         say "wrote $CONFIG from the example: edit [sensor], [[lines]], [[zones]] and [mqtt]"

@@ -145,7 +145,9 @@ def test_upgrade_keeps_config_user_and_venv(root: Path) -> None:
     steps = actions(out)
 
     assert "keeping the existing /etc/headcount/config.toml" in out
-    assert not [s for s in steps if s.endswith(" /etc/headcount/config.toml")]
+    assert not [s for s in steps if s.startswith("install ") and "config.toml" in s]
+    assert "chown root:headcount /etc/headcount/config.toml" in steps
+    assert "chmod 0640 /etc/headcount/config.toml" in steps
     assert not [s for s in steps if s.startswith(("useradd", "/usr/bin/python3 -m venv"))]
     assert "python3-picamera2" not in out, "a webcam source needs no picamera2"
     pip = steps[index_of(steps, "/opt/headcount/venv/bin/python -m pip install ")]
