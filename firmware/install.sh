@@ -46,6 +46,8 @@ usage: install.sh [--dry-run] [--uninstall] [--root DIR] [--skip-os-check]
   --skip-os-check  install on an OS other than Raspberry Pi OS / Debian Bookworm or Trixie
   --print-dropin   print the systemd drop-in that limits the service to the broker
                    named in the config (default $CONFIG, else the example) and exit
+
+  HEADCOUNT_PYTHON the distribution's Python to build the venv from (default /usr/bin/python3)
 EOF
 }
 
