@@ -236,6 +236,8 @@ def format_validation_error(error: ValidationError, origin: str) -> str:
             message = "unknown key; check the spelling against the documented keys"
         elif item["type"] == "missing":
             message = "required but missing"
+        elif item["type"] == "string_pattern_mismatch":
+            message = "use 1 to 64 letters, digits, '_' or '-'"
         got = item.get("input")
         shown = (
             ""

@@ -69,8 +69,9 @@ class RunSummary:
 class Pipeline:
     """Runs until the source ends or `stop` is set; closes the open bucket either way.
 
-    Snapshots go out when counts change (at most once per `publish_every` seconds of
-    frame time; 0 means every frame) and at least every `heartbeat` seconds. A source
+    Snapshots go out after every frame when `publish_every` is 0; otherwise when counts
+    change (at most once per `publish_every` seconds of frame time) and at least every
+    `heartbeat` seconds. A source
     that fails transiently is closed and re-opened with backoff; counts are kept.
     """
 
@@ -182,7 +183,11 @@ class Pipeline:
                     dirty = True
                     last_emit = None
                 since = None if last_emit is None else frame.timestamp - last_emit
-                due = since is None or (dirty and since >= self.publish_every)
+                due = (
+                    since is None
+                    or self.publish_every <= 0
+                    or (dirty and since >= self.publish_every)
+                )
                 if due or (since is not None and since >= self.heartbeat):
                     self.publisher.snapshot(
                         timestamp=frame.timestamp,

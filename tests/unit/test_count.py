@@ -1,0 +1,156 @@
+"""Line and zone counters as tables of trajectories, plus properties."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edge.config import LineConfig, ZoneConfig
+from edge.count import Counters, LineCounter, ZoneCounter
+from edge.tracks import Tracks
+from tests.fakes.core import box_at
+
+LINE = LineConfig(name="door", points=((0.2, 0.5), (0.8, 0.5)), inside=(0.5, 0.9))
+
+
+def tracks_of(points, ids=None, height=0.2):
+    ids = list(range(len(points))) if ids is None else ids
+    boxes = [box_at(x, y, height) for x, y in points]
+    return Tracks(
+        np.asarray(ids, np.int64),
+        np.asarray(boxes, np.float32).reshape(-1, 4),
+        np.zeros(len(ids), bool),
+    )
+
+
+def run_path(counter, path, track_id=1, t0=0.0, fps=10.0, height=0.2):
+    for k, (x, y) in enumerate(path):
+        counter.update(tracks_of([(x, y)], [track_id], height), t0 + k / fps)
+    counter.update(Tracks.empty(), t0 + len(path) / fps)
+    return counter.total_in, counter.total_out
+
+
+def straight(a, b, n=20):
+    return [(a[0] + (b[0] - a[0]) * s, a[1] + (b[1] - a[1]) * s) for s in np.linspace(0, 1, n)]
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "expected"),
+    [
+        ("walk in", straight((0.5, 0.2), (0.5, 0.9)), (1, 0)),
+        ("walk out", straight((0.5, 0.9), (0.5, 0.2)), (0, 1)),
+        ("diagonal in", straight((0.3, 0.2), (0.7, 0.9)), (1, 0)),
+        ("outside the segment", straight((0.95, 0.2), (0.95, 0.9)), (0, 0)),
+        ("beside the left end", straight((0.1, 0.2), (0.15, 0.9)), (0, 0)),
+        (
+            "turn before the line",
+            straight((0.5, 0.2), (0.5, 0.49)) + straight((0.5, 0.49), (0.5, 0.2)),
+            (0, 0),
+        ),
+        (
+            "step over and back inside the band",
+            straight((0.5, 0.2), (0.5, 0.53)) + straight((0.5, 0.53), (0.5, 0.2)),
+            (0, 0),
+        ),
+        (
+            "in then out",
+            straight((0.5, 0.2), (0.5, 0.9)) + straight((0.5, 0.9), (0.5, 0.2)),
+            (1, 1),
+        ),
+        ("walk along the line", straight((0.2, 0.5), (0.8, 0.51)), (0, 0)),
+        ("born inside the band then in", straight((0.5, 0.5), (0.5, 0.9)), (0, 0)),
+    ],
+)
+def test_line_counter_table(name, path, expected):
+    assert run_path(LineCounter(LINE), path) == expected, name
+
+
+def test_inside_point_decides_direction():
+    flipped = LineConfig(name="door", points=((0.2, 0.5), (0.8, 0.5)), inside=(0.5, 0.1))
+    assert run_path(LineCounter(flipped), straight((0.5, 0.2), (0.5, 0.9))) == (0, 1)
+
+
+def test_track_broken_at_the_line_counts_once():
+    """Track 1 walks up to the line and vanishes; track 2 appears beyond it and walks on."""
+    counter = LineCounter(LINE)
+    path = straight((0.5, 0.2), (0.5, 0.9), 30)
+    for k, (x, y) in enumerate(path):
+        if 0.44 <= y <= 0.58:
+            tracks = Tracks.empty()  # the detector lost the person on the line
+        else:
+            tracks = tracks_of([(x, y)], [1 if y < 0.5 else 2])
+        counter.update(tracks, k / 10)
+    assert (counter.total_in, counter.total_out) == (1, 0)
+
+
+def test_new_track_behind_a_leaving_person_inherits_nothing():
+    """A ghost is only taken by a track where its motion predicts; a stranger starts fresh."""
+    counter = LineCounter(LINE)
+    walk_in = straight((0.5, 0.2), (0.5, 0.8), 20)
+    for k, p in enumerate(walk_in):
+        counter.update(tracks_of([p], [1]), k / 10)
+    # person 1 vanishes inside; person 2 shows up outside, far behind, and walks in
+    t0 = len(walk_in) / 10
+    for k, p in enumerate(straight((0.5, 0.2), (0.5, 0.8), 20)):
+        counter.update(tracks_of([p], [2]), t0 + k / 10)
+    assert (counter.total_in, counter.total_out) == (2, 0)
+
+
+def test_reset_zeroes_totals_but_keeps_sides():
+    counter = LineCounter(LINE)
+    path = straight((0.5, 0.2), (0.5, 0.9))
+    for k, p in enumerate(path):
+        counter.update(tracks_of([p], [7]), k / 10)
+    counter.reset()
+    counter.update(tracks_of([(0.5, 0.91)], [7]), 3.0)
+    assert (counter.total_in, counter.total_out) == (0, 0)
+
+
+def test_zone_occupancy_counts_feet_inside():
+    zone = ZoneCounter(ZoneConfig(name="lobby", polygon=[(0, 0.5), (1, 0.5), (1, 1), (0, 1)]))
+    assert zone.update(tracks_of([(0.5, 0.6), (0.5, 0.4), (0.1, 0.99)])) == 2
+    assert zone.update(Tracks.empty()) == 0
+
+
+def test_counters_reset_named_lines():
+    other = LineConfig(name="side", points=((0.5, 0.0), (0.5, 1.0)), inside=(0.9, 0.5))
+    counters = Counters([LINE, other], [])
+    for k, p in enumerate(straight((0.3, 0.2), (0.7, 0.9))):
+        counters.update(tracks_of([p], [1]), k / 10)
+    assert counters.totals() == {"door": (1, 0), "side": (1, 0)}
+    assert counters.reset(["side"]) == ["side"]
+    assert counters.totals() == {"door": (1, 0), "side": (0, 0)}
+
+
+xs = st.floats(0.3, 0.7)
+far_out = st.floats(0.05, 0.3)
+far_in = st.floats(0.7, 0.95)
+
+
+@settings(max_examples=60, deadline=None)
+@given(xs, xs, far_out, far_in, st.integers(6, 40))
+def test_property_one_crossing_counts_once_and_reversal_swaps(x0, x1, y0, y1, n):
+    path = straight((x0, y0), (x1, y1), n)
+    assert run_path(LineCounter(LINE), path) == (1, 0)
+    assert run_path(LineCounter(LINE), path[::-1]) == (0, 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1, 1), st.floats(-1, 1)), min_size=5, max_size=80), xs)
+def test_property_jitter_below_hysteresis_counts_nothing(noise, x):
+    # band = 0.25 * 0.2 = 0.05; jitter stays within 0.049 of the line
+    path = [(x + 0.02 * dx, 0.5 + 0.049 * dy) for dx, dy in noise]
+    path = [(0.5, 0.2)] + path  # committed outside first
+    assert run_path(LineCounter(LINE), path) == (0, 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0)), min_size=2, max_size=60))
+def test_property_totals_never_decrease(points):
+    counter = LineCounter(LINE)
+    last = (0, 0)
+    for k, p in enumerate(points):
+        counter.update(tracks_of([p], [k % 3]), k / 10)
+        now = (counter.total_in, counter.total_out)
+        assert now[0] >= last[0] and now[1] >= last[1]
+        last = now

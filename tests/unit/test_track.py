@@ -1,0 +1,98 @@
+"""The tracker, frame by frame."""
+
+import numpy as np
+import pytest
+
+from edge.detections import Detections
+from edge.track import Tracker, TrackerSettings, greedy_match
+from tests.fakes.core import box_at
+
+
+def dets(boxes, scores=None):
+    scores = [0.9] * len(boxes) if scores is None else scores
+    return Detections.from_arrays(np.asarray(boxes, np.float32).reshape(-1, 4), scores)
+
+
+def walk(tracker, frames, fps=10.0, start=0):
+    out = []
+    for k, boxes in enumerate(frames):
+        out.append(tracker.update(dets(boxes), (start + k) / fps))
+    return out
+
+
+def test_settings_are_checked_when_built():
+    with pytest.raises(ValueError, match="low_score <= high_score"):
+        TrackerSettings(high_score=0.3, low_score=0.5)
+    with pytest.raises(ValueError, match="min_hits"):
+        TrackerSettings(min_hits=0)
+
+
+def test_confirmation_needs_min_hits_and_ids_are_stable():
+    tracker = Tracker(TrackerSettings(min_hits=2), seed=1)
+    frames = [[box_at(0.2 + 0.02 * k, 0.6)] for k in range(10)]
+    out = walk(tracker, frames)
+    assert len(out[0]) == 0
+    ids = {int(t.ids[0]) for t in out[1:]}
+    assert len(ids) == 1
+
+
+def test_update_with_no_detections_coasts_then_forgets():
+    tracker = Tracker(TrackerSettings(coast_seconds=0.3, max_age_seconds=1.0), seed=1)
+    walk(tracker, [[box_at(0.5, 0.6)]] * 5)
+    coasting = tracker.update(Detections.empty(), 0.6)
+    assert len(coasting) == 1 and bool(coasting.coasting[0])
+    assert len(tracker.update(Detections.empty(), 1.0)) == 0  # beyond coast, still remembered
+    assert len(tracker) == 1
+    tracker.update(Detections.empty(), 2.0)
+    assert len(tracker) == 0  # beyond max age: memory is bounded
+
+
+def test_gap_is_bridged_by_motion_keeping_the_id():
+    tracker = Tracker(seed=3)
+    frames = [[box_at(0.1 + 0.03 * k, 0.6)] if not 8 <= k < 12 else [] for k in range(20)]
+    out = walk(tracker, frames)
+    ids = {int(i) for t in out for i in t.ids}
+    assert len(ids) == 1
+
+
+def test_low_score_detections_extend_but_never_start_tracks():
+    tracker = Tracker(seed=0)
+    for k in range(5):
+        out = tracker.update(dets([box_at(0.5, 0.6)], [0.3]), k / 10)
+        assert len(out) == 0
+    tracker = Tracker(seed=0)
+    walk(tracker, [[box_at(0.5, 0.6)]] * 3)
+    out = tracker.update(dets([box_at(0.5, 0.6)], [0.3]), 0.3)
+    assert len(out) == 1 and not bool(out.coasting[0])
+
+
+def test_two_people_crossing_paths_keep_two_tracks():
+    tracker = Tracker(seed=0)
+    frames = [[box_at(0.1 + 0.04 * k, 0.6), box_at(0.9 - 0.04 * k, 0.62)] for k in range(20)]
+    out = walk(tracker, frames)
+    assert all(len(t) == 2 for t in out[2:])
+
+
+def test_ids_differ_between_boots():
+    a = walk(Tracker(), [[box_at(0.5, 0.6)]] * 3)[-1].ids[0]
+    b = walk(Tracker(), [[box_at(0.5, 0.6)]] * 3)[-1].ids[0]
+    assert a != b
+
+
+def test_greedy_match_prefers_best_pairs():
+    sim = np.array([[0.9, 0.8], [0.85, 0.1]])
+    r, c = greedy_match(sim, 0.2)
+    assert sorted(zip(r.tolist(), c.tolist())) == [(0, 0)] or sorted(
+        zip(r.tolist(), c.tolist())
+    ) == [(0, 0)]
+    r, c = greedy_match(sim, 0.05)
+    assert sorted(zip(r.tolist(), c.tolist())) == [(0, 0), (1, 1)]
+
+
+def test_many_people_memory_is_bounded_over_a_long_run():
+    tracker = Tracker(seed=0)
+    rng = np.random.default_rng(0)
+    for k in range(600):
+        boxes = [box_at(float(x), 0.6, 0.1) for x in rng.uniform(0.05, 0.95, 5)]
+        tracker.update(dets(boxes), k / 10)
+    assert len(tracker) < 60
