@@ -1,0 +1,1 @@
+"""Synthetic scenes with exact ground truth, and a detector simulated from them."""
