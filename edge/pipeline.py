@@ -128,8 +128,7 @@ class Pipeline:
                 log.warning("%s; re-opening the source in %.0f s", error, wait)
                 self._reopened += 1
                 self.source.close()
-                self.watchdog.ping()
-                if self.stop.wait(wait):
+                if self._wait(wait):
                     return None
                 wait = min(wait * 2, self.max_reopen_seconds)
                 try:
@@ -139,6 +138,15 @@ class Pipeline:
                         raise
                     log.warning("%s", reopen_error)
         return None
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, keeping the watchdog fed; True if asked to stop."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.watchdog.ping()
+            if self.stop.wait(min(left, 1.0)):
+                return True
+        return False
 
     def run(self) -> RunSummary:
         self._reopened = 0
