@@ -154,6 +154,15 @@ class MqttConfig(Section):
     topic_prefix: Name = Field("headcount", description="First level of every topic.")
     discovery: bool = Field(True, description="Announce to Home Assistant.")
     discovery_prefix: Name = Field("homeassistant", description="Home Assistant's prefix.")
+    reconnect_min_seconds: float = Field(
+        1.0, gt=0, le=60, description="First wait before reconnecting; doubles, with jitter."
+    )
+    reconnect_max_seconds: float = Field(
+        60.0, gt=0, le=3600, description="Longest wait between reconnect attempts."
+    )
+    close_timeout_seconds: float = Field(
+        5.0, ge=0, le=60, description="At exit, wait this long for the broker's acks."
+    )
 
 
 class PublishConfig(Section):
