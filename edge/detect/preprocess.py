@@ -96,30 +96,48 @@ def _cv2() -> Any | None:
 
 
 def resize_numpy(image: Image, width: int, height: int) -> Image:
-    """Vectorized resize: integer box averaging for large shrinks, then bilinear."""
-    src_h, src_w = image.shape[:2]
-    fy, fx = max(1, src_h // height), max(1, src_w // width)
-    data = image.astype(np.float32)
-    if fy > 1 or fx > 1:
-        h2, w2 = src_h // fy, src_w // fx
-        data = data[: h2 * fy, : w2 * fx].reshape(h2, fy, w2, fx, -1).mean(axis=(1, 3))
-    in_h, in_w = data.shape[:2]
-    if (in_h, in_w) != (height, width):
-        y0, y1, wy = _axis(in_h, height)
-        x0, x1, wx = _axis(in_w, width)
-        rows = data[y0] * (1.0 - wy)[:, None, None] + data[y1] * wy[:, None, None]
-        data = rows[:, x0] * (1.0 - wx)[None, :, None] + rows[:, x1] * wx[None, :, None]
-    return np.clip(np.rint(data), 0, 255).astype(np.uint8)
+    """Vectorized separable resize: bilinear when enlarging, averaged taps when shrinking."""
+    rows = _resample_rows(image, _taps(image.shape[0], height))
+    flat = rows.reshape(height, -1)
+    out = np.zeros((height, width * 3), np.float32)
+    channel = np.arange(3, dtype=np.intp)
+    for cols, weight in _taps(image.shape[1], width):
+        index = (cols[:, None] * 3 + channel[None, :]).reshape(-1)
+        out += np.take(flat, index, axis=1) * np.repeat(weight, 3)[None, :]
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(height, width, 3)
 
 
-def _axis(
-    size: int, out: int
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], npt.NDArray[np.float32]]:
-    """Source indices and weights for bilinear sampling with pixel-centre alignment."""
-    pos = np.clip((np.arange(out, dtype=np.float32) + 0.5) * (size / out) - 0.5, 0, size - 1)
-    lo = np.floor(pos).astype(np.intp)
-    hi = np.minimum(lo + 1, size - 1)
-    return lo, hi, (pos - lo).astype(np.float32)
+Taps = list[tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]]
+
+
+def _taps(size: int, out: int) -> Taps:
+    """Source rows and weights per output row along one axis (pixel centres aligned).
+
+    Enlarging or mild shrinking: two bilinear taps. Shrinking by s >= 2: ceil(s) evenly
+    spaced taps inside each output pixel's footprint, averaged (close to area resampling).
+    """
+    scale = size / out
+    if scale < 2.0:
+        pos = np.clip((np.arange(out, dtype=np.float32) + 0.5) * scale - 0.5, 0, size - 1)
+        lo = np.floor(pos).astype(np.intp)
+        hi = np.minimum(lo + 1, size - 1)
+        frac = (pos - lo).astype(np.float32)
+        return [(lo, 1.0 - frac), (hi, frac)]
+    count = int(np.ceil(scale))
+    weight = np.full(out, 1.0 / count, np.float32)
+    starts = np.arange(out, dtype=np.float32) * scale
+    return [
+        (np.clip(np.floor(starts + (j + 0.5) * scale / count), 0, size - 1).astype(np.intp), weight)
+        for j in range(count)
+    ]
+
+
+def _resample_rows(data: Image, taps: Taps) -> npt.NDArray[np.float32]:
+    """Weighted sum of gathered rows (axis 0): one contiguous gather per tap."""
+    out = np.zeros((taps[0][0].shape[0], *data.shape[1:]), np.float32)
+    for rows, weight in taps:
+        out += data[rows] * weight[:, None, None]
+    return out
 
 
 class Preprocessor:
@@ -171,8 +189,8 @@ class Preprocessor:
             return image
         if self._cv2 is not None:
             cv2 = self._cv2
-            shrink = width < image.shape[1] and height < image.shape[0]
-            interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+            strong = image.shape[1] >= 3 * width or image.shape[0] >= 3 * height
+            interpolation = cv2.INTER_AREA if strong else cv2.INTER_LINEAR
             out: Image = cv2.resize(
                 image, (width, height), dst=self._resized, interpolation=interpolation
             )
