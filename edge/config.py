@@ -36,11 +36,14 @@ class LineConfig(Section):
     points: tuple[Point, Point] = Field(description="The segment's two end points.")
     inside: Point = Field(description="Any point on the side that counts as 'in'.")
     hysteresis: float = Field(
-        0.25,
+        0.15,
         ge=0.0,
         le=2.0,
         description="Half-width of the dead band around the line, as a fraction of the "
         "person's box height; feet must leave the band on the far side to count.",
+    )
+    confirm_frames: int = Field(
+        2, ge=1, le=30, description="Detections in a row beyond the band that confirm a crossing."
     )
     min_band: float = Field(
         0.01, ge=0.0, le=0.2, description="Smallest half-width of the dead band (normalized)."

@@ -57,6 +57,7 @@ class LineCounter:
         inside = signed_distance(np.asarray([line.inside]), self._a, self._b)[0]
         self._orient = 1.0 if inside > 0 else -1.0
         self._hysteresis = line.hysteresis
+        self._confirm = line.confirm_frames
         self._min_band = line.min_band
         self._ghost_seconds = ghost_seconds
         self._ghost_radius = ghost_radius
@@ -65,6 +66,7 @@ class LineCounter:
         # Per-track state, rows sorted by id.
         self._ids = np.zeros((0,), np.int64)
         self._side = np.zeros((0,), np.int8)
+        self._streak = np.zeros((0,), np.int16)
         self._anchor = np.zeros((0, 2))
         self._feet = np.zeros((0, 2))
         self._velocity = np.zeros((0, 2))
@@ -102,10 +104,12 @@ class LineCounter:
         )
 
         side = np.zeros(n, np.int8)
+        streak = np.zeros(n, np.int16)
         anchor = feet.copy()
         velocity = np.zeros((n, 2))
         prev_time = np.full(n, timestamp)
         side[known] = self._side[pos_c[known]]
+        streak[known] = self._streak[pos_c[known]]
         anchor[known] = self._anchor[pos_c[known]]
         prev_feet = feet.copy()
         prev_feet[known] = self._feet[pos_c[known]]
@@ -126,10 +130,25 @@ class LineCounter:
             step = (feet[moving] - prev_feet[moving]) / dt[moving, None]
             velocity[moving] = 0.6 * velocity[moving] + 0.4 * step
 
-        beyond_in = dist > band
-        beyond_out = dist < -band
-        new_side = np.where(beyond_in, 1, np.where(beyond_out, -1, side)).astype(np.int8)
-        flipped = (side != 0) & (new_side == -side)
+        # Only a real detection may commit a side: a coasting box is a guess.
+        observed = ~tracks.coasting
+        beyond_in = (dist > band) & observed
+        beyond_out = (dist < -band) & observed
+        # A side is taken after `confirm` detections in a row beyond the band on it; the
+        # streak's sign is its direction. Taking the far side is a crossing.
+        direction = np.where(beyond_in, 1, np.where(beyond_out, -1, 0)).astype(np.int16)
+        candidate = (direction != 0) & (direction != side)
+        extends = candidate & (np.sign(streak) == direction)
+        streak = np.where(
+            extends,
+            streak + direction,
+            np.where(candidate, direction, np.where(observed, 0, streak)),
+        ).astype(np.int16)
+        commit = candidate & (np.abs(streak) >= self._confirm)
+        flipped = commit & (side != 0)
+        new_side = side.copy()
+        new_side[commit] = direction[commit]
+        streak[commit] = 0
         crossed_in = crossed_out = 0
         if flipped.any():
             u = segment_parameter(anchor[flipped], feet[flipped], self._a, self._b)
@@ -140,14 +159,14 @@ class LineCounter:
         self.total_in += crossed_in
         self.total_out += crossed_out
 
-        committed = new_side != 0
-        beyond = beyond_in | beyond_out
-        anchor[beyond & committed] = feet[beyond & committed]
+        home = ((new_side == 1) & beyond_in) | ((new_side == -1) & beyond_out)
+        anchor[home] = feet[home]
 
         self._retire(ids, timestamp)
         order = np.argsort(ids, kind="stable")
         self._ids = ids[order].copy()
         self._side = new_side[order]
+        self._streak = streak[order]
         self._anchor = anchor[order]
         self._feet = feet[order]
         self._velocity = velocity[order]

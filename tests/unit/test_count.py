@@ -138,8 +138,8 @@ def test_property_one_crossing_counts_once_and_reversal_swaps(x0, x1, y0, y1, n)
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.floats(-1, 1), st.floats(-1, 1)), min_size=5, max_size=80), xs)
 def test_property_jitter_below_hysteresis_counts_nothing(noise, x):
-    # band = 0.25 * 0.2 = 0.05; jitter stays within 0.049 of the line
-    path = [(x + 0.02 * dx, 0.5 + 0.049 * dy) for dx, dy in noise]
+    band = LINE.hysteresis * 0.2  # the boxes are 0.2 high
+    path = [(x + 0.02 * dx, 0.5 + 0.99 * band * dy) for dx, dy in noise]
     path = [(0.5, 0.2)] + path  # committed outside first
     assert run_path(LineCounter(LINE), path) == (0, 0)
 
