@@ -17,12 +17,12 @@ import math
 import secrets
 from collections.abc import Iterable
 from fractions import Fraction
-from typing import Protocol
+from typing import Final, Protocol
 
 from edge.messages import Bucket, LineTotals, Snapshot
 
 SECONDS_PER_DAY = 86_400
-MECHANISM = "two-sided geometric"
+MECHANISM: Final = "two-sided geometric"
 
 
 class Randomness(Protocol):
@@ -99,6 +99,11 @@ def two_sided_geometric(epsilon: float, rng: Randomness, sensitivity: int = 1) -
     return geometric(rate, rng) - geometric(rate, rng)
 
 
+def line_totals(in_: int, out: int) -> LineTotals:
+    """A LineTotals by its published key names (`in` is a Python keyword)."""
+    return LineTotals.model_validate({"in": in_, "out": out})
+
+
 def add_noise(bucket: Bucket, epsilon: float, rng: Randomness | None = None) -> Bucket:
     """The bucket with noise added to every line's in and out, clamped at 0, flagged.
 
@@ -106,9 +111,9 @@ def add_noise(bucket: Bucket, epsilon: float, rng: Randomness | None = None) -> 
     """
     source = rng if rng is not None else system_randomness()
     lines = {
-        name: LineTotals(
-            in_=max(0, totals.in_ + two_sided_geometric(epsilon, source)),
-            out=max(0, totals.out + two_sided_geometric(epsilon, source)),
+        name: line_totals(
+            max(0, totals.in_ + two_sided_geometric(epsilon, source)),
+            max(0, totals.out + two_sided_geometric(epsilon, source)),
         )
         for name, totals in bucket.lines.items()
     }
@@ -140,7 +145,7 @@ class NoisyTotals:
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
         lines = {
-            name: LineTotals(in_=self._in.get(name, 0), out=self._out.get(name, 0))
+            name: line_totals(self._in.get(name, 0), self._out.get(name, 0))
             for name in snapshot.lines
         }
         return snapshot.model_copy(update={"lines": lines})
