@@ -72,7 +72,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         summary = sensor.pipeline.run()
     except SourceError as error:
-        return _fail(f"{error}; check [source] uri or --source", EXIT_FAILURE)
+        if sensor.pipeline.frames == 0:
+            return _fail(f"{error}; check [source] uri or --source", EXIT_USAGE)
+        return _fail(f"{error}; the counts so far were published", EXIT_FAILURE)
     log.info(
         "stopped after %d frames (%d detector runs); totals %s",
         summary.frames,

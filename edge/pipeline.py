@@ -114,6 +114,7 @@ class Pipeline:
         self.max_reopen_seconds = max_reopen_seconds
         self.on_frame = on_frame
         self.times = StageTimes()
+        self.frames = 0
         self.occupancy: dict[str, int] = {zone.name: 0 for zone in counters.zones}
 
     def _read(self) -> Frame | None:
@@ -211,6 +212,7 @@ class Pipeline:
                 self.watchdog.ping()
                 last_frame = frame
                 frames += 1
+                self.frames = frames
                 self.times.frames = frames
         finally:
             self.watchdog.stopping()
