@@ -2,8 +2,9 @@
 
 Each tile (and, optionally, the whole frame) goes through the inner detector; boxes are
 mapped to whole-frame normalized coordinates and merged by NMS. A box cut off by an inner
-tile edge is also dropped when it lies mostly inside a larger kept box (the same person,
-seen whole elsewhere).
+tile edge shows part of a person: with the full-frame pass on it is dropped (a person
+smaller than the overlap is whole in a neighbouring tile; a larger one is found by the
+full-frame pass); without it, it is dropped when it lies mostly inside a larger kept box.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from edge.frames import Frame
 Rect = tuple[int, int, int, int]
 CONTAINED = 0.6
 """A cut-off box this much inside a larger kept box is a piece of it."""
-EDGE = 1e-3
-"""How close (normalized, within its tile) a box edge must be to a tile edge to be 'cut'."""
+EDGE = 0.02
+"""How close (as a fraction of its tile) a box edge must be to an inner tile edge to be 'cut'."""
 
 
 def _spans(size: int, count: int, overlap: float) -> list[tuple[int, int]]:
@@ -55,10 +56,16 @@ def merge(
     score: npt.NDArray[np.float32],
     cut: npt.NDArray[np.bool_],
     iou_threshold: float,
+    *,
+    drop_cut: bool,
 ) -> npt.NDArray[np.intp]:
-    """Indices to keep: NMS, then cut-off boxes mostly inside a larger kept box go."""
-    kept = nms(xyxy, score, iou_threshold)
-    if kept.size < 2 or not cut[kept].any():
+    """Indices to keep, best first: NMS over the boxes, then the cut-off ones go.
+
+    `drop_cut` drops every cut box; otherwise only those mostly inside a larger kept box.
+    """
+    candidates = np.flatnonzero(~cut) if drop_cut else np.arange(score.shape[0])
+    kept = candidates[nms(xyxy[candidates], score[candidates], iou_threshold)]
+    if drop_cut or kept.size < 2 or not cut[kept].any():
         return kept
     boxes = xyxy[kept].astype(np.float64)
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
@@ -148,7 +155,7 @@ class TiledDetector:
             scores.append(found.score)
         xyxy = np.concatenate(boxes).astype(np.float32)
         score = np.concatenate(scores).astype(np.float32)
-        keep = merge(xyxy, score, np.concatenate(cuts), self._nms_iou)
+        keep = merge(xyxy, score, np.concatenate(cuts), self._nms_iou, drop_cut=self._full_frame)
         return Detections(np.clip(xyxy[keep], 0.0, 1.0), score[keep])
 
     def _run(self, frame: Frame) -> Detections:
