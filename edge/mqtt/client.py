@@ -152,6 +152,11 @@ class MqttSink:
         return self._journal.dropped
 
     @property
+    def pending(self) -> int:
+        """Buckets in the journal that the broker has not acknowledged yet."""
+        return len(self._journal)
+
+    @property
     def connected(self) -> bool:
         session = self._session
         return session is not None and session.ready and not session.ended
