@@ -45,4 +45,4 @@ def iou(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
     bx1, by1, bx2, by2 = np.asarray(b, np.float64)
     inter = max(0.0, min(ax2, bx2) - max(ax1, bx1)) * max(0.0, min(ay2, by2) - max(ay1, by1))
     union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - inter
-    return inter / union
+    return float(inter / union)
