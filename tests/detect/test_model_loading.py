@@ -12,6 +12,7 @@ import pytest
 
 from edge.config import DetectorConfig, TilingConfig
 from edge.detect import (
+    ModelDetector,
     ModelError,
     RuntimeMissingError,
     TfliteDetector,
@@ -20,6 +21,7 @@ from edge.detect import (
 )
 from edge.detect.layout import SsdLayout, YoloLayout
 from edge.detect.runtime import RUNTIME_MODULES
+from edge.detections import Detector
 from edge.frames import Frame
 from tests.detect.helpers import fixture_model
 
@@ -198,6 +200,8 @@ def test_identity_timings_and_bare_invoke() -> None:
     path = fixture_model("yolo_cf_pixels.tflite")
     detector = load_detector(DetectorConfig(model=str(path), threads=1))
     assert isinstance(detector, TfliteDetector)
+    assert isinstance(detector, Detector)
+    assert isinstance(detector, ModelDetector)
     assert detector.model_name == "yolo_cf_pixels.tflite"
     assert detector.model_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert detector.input_size == (64, 64)
@@ -214,5 +218,6 @@ def test_tiles_in_the_config_give_a_tiled_detector() -> None:
     config = DetectorConfig(model=str(path), tiles=TilingConfig(rows=1, cols=2, overlap=0.25))
     detector = load_detector(config)
     assert isinstance(detector, TiledDetector)
+    assert isinstance(detector, ModelDetector)
     assert detector.model_name == "yolo_cf_pixels.tflite"
     assert detector.input_size == (112, 64)  # two 64-wide tiles overlapping by 16 pixels
