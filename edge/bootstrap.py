@@ -61,8 +61,7 @@ def build_source(config: Config, uri: str, detector: Detector, realtime: bool) -
     from edge.sources import open_source
 
     width, height = detector.input_size
-    tiles = config.detector.tiles
-    size = (width * tiles.cols, height * tiles.rows)
+    size = (width, height)  # a tiled detector already asks for the whole frame
     try:
         return open_source(
             uri, size, realtime=realtime or config.source.realtime, fps=config.source.fps

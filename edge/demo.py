@@ -68,8 +68,9 @@ class Received:
 @contextmanager
 def _subscriber(host: str, port: int, received: Received) -> Iterator[None]:
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="headcount-demo-viewer")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="headcount-demo-viewer")
 
     def on_connect(c: mqtt.Client, _u: object, _f: object, _rc: object, _p: object) -> None:
         c.subscribe(f"headcount/{SITE}/{SENSOR}/#", qos=1)
@@ -178,9 +179,10 @@ def run_demo(video: Path, broker: str | None = None, realtime: bool = False) -> 
         except StartupError as error:
             console.print(f"headcount: {error}")
             return 2
-        with _subscriber(host, port, received), Live(
-            _view(config, progress, received), console=console, refresh_per_second=4
-        ) as live:
+        with (
+            _subscriber(host, port, received),
+            Live(_view(config, progress, received), console=console, refresh_per_second=4) as live,
+        ):
             runner = threading.Thread(target=_run, args=(sensor, progress), daemon=True)
             runner.start()
             try:

@@ -8,14 +8,16 @@ import numpy.typing as npt
 Points = npt.NDArray[np.float32]
 
 
-def signed_distance(points: Points, a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
+def signed_distance(
+    points: npt.ArrayLike, a: npt.ArrayLike, b: npt.ArrayLike
+) -> npt.NDArray[np.float64]:
     """Distance of each point (N, 2) to the infinite line a-b; positive on the left of a->b."""
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
     d = b - a
     length = float(np.hypot(d[0], d[1]))
     p = np.asarray(points, np.float64).reshape(-1, 2) - a
-    return (d[0] * p[:, 1] - d[1] * p[:, 0]) / length
+    return np.asarray((d[0] * p[:, 1] - d[1] * p[:, 0]) / length, np.float64)
 
 
 def segment_parameter(
@@ -39,7 +41,7 @@ def segment_parameter(
     return u
 
 
-def points_in_polygon(points: Points, polygon: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+def points_in_polygon(points: npt.ArrayLike, polygon: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     """Even-odd rule: which points (N, 2) lie inside the polygon (M, 2)."""
     pts = np.asarray(points, np.float64).reshape(-1, 2)
     poly = np.asarray(polygon, np.float64).reshape(-1, 2)
