@@ -153,7 +153,6 @@ def _view(config: Config, progress: dict[str, float], received: Received) -> Any
 def run_demo(video: Path, broker: str | None = None, realtime: bool = False) -> int:
     """Run the sensor over `video` with a live view; returns the exit status."""
     from rich.console import Console
-    from rich.live import Live
 
     console = Console(stderr=True)
     if not video.is_file():
@@ -162,41 +161,54 @@ def run_demo(video: Path, broker: str | None = None, realtime: bool = False) -> 
             "opencv-doc sample) or pass --video PATH"
         )
         return 2
-    with _broker(broker) as (host, port), tempfile.TemporaryDirectory() as journal:
-        config = demo_config(video, host, port, Path(journal))
-        received = Received()
-        progress = {"frame": 0.0, "total": float(_video_frames(video)), "fps": 0.0}
-        started = time.monotonic()
+    from edge.mqtt.embedded import EmbeddedBrokerError
 
-        def on_frame(frame: Frame, _tracks: Tracks) -> None:
-            progress["frame"] = frame.index + 1
-            progress["fps"] = progress["frame"] / max(time.monotonic() - started, 1e-6)
+    try:
+        with _broker(broker) as (host, port), tempfile.TemporaryDirectory() as journal:
+            return _demo(console, video, host, port, Path(journal), realtime=realtime)
+    except (StartupError, EmbeddedBrokerError) as error:
+        console.print(f"headcount: {error}")
+        return 2
 
+
+def _demo(console: Any, video: Path, host: str, port: int, journal: Path, *, realtime: bool) -> int:
+    """The demo proper, with a broker at host:port and a journal folder for its life."""
+    from rich.live import Live
+
+    config = demo_config(video, host, port, journal)
+    received = Received()
+    progress = {"frame": 0.0, "total": float(_video_frames(video)), "fps": 0.0}
+    started = time.monotonic()
+
+    def on_frame(frame: Frame, _tracks: Tracks) -> None:
+        progress["frame"] = frame.index + 1
+        progress["fps"] = progress["frame"] / max(time.monotonic() - started, 1e-6)
+
+    try:
+        sensor = build_sensor(
+            config, sink="mqtt", publish_every=0.5, realtime=realtime, on_frame=on_frame
+        )
+    except StartupError as error:
+        console.print(f"headcount: {error}")
+        return 2
+    with (
+        _subscriber(host, port, received),
+        Live(_view(config, progress, received), console=console, refresh_per_second=4) as live,
+    ):
+        runner = threading.Thread(target=_run, args=(sensor, progress), daemon=True)
+        runner.start()
         try:
-            sensor = build_sensor(
-                config, sink="mqtt", publish_every=0.5, realtime=realtime, on_frame=on_frame
-            )
-        except StartupError as error:
-            console.print(f"headcount: {error}")
-            return 2
-        with (
-            _subscriber(host, port, received),
-            Live(_view(config, progress, received), console=console, refresh_per_second=4) as live,
-        ):
-            runner = threading.Thread(target=_run, args=(sensor, progress), daemon=True)
-            runner.start()
-            try:
-                while runner.is_alive():
-                    runner.join(0.25)
-                    live.update(_view(config, progress, received))
-            except KeyboardInterrupt:
-                sensor.stop.set()
-                runner.join()
-            time.sleep(1.0)
-            live.update(_view(config, progress, received))
-        if "error" in progress:
-            return 1
-        _summary(console, sensor.pipeline.counters.totals(), received)
+            while runner.is_alive():
+                runner.join(0.25)
+                live.update(_view(config, progress, received))
+        except KeyboardInterrupt:
+            sensor.stop.set()
+            runner.join()
+        time.sleep(1.0)
+        live.update(_view(config, progress, received))
+    if "error" in progress:
+        return 1
+    _summary(console, sensor.pipeline.counters.totals(), received)
     return 0
 
 
@@ -232,7 +244,10 @@ def _broker(address: str | None) -> Iterator[tuple[str, int]]:
             raise StartupError(f"--broker must be HOST:PORT, got {address!r}")
         yield host, int(port)
         return
-    from edge.mqtt.embedded import EmbeddedBroker
+    from edge.mqtt.embedded import start_embedded_broker
 
-    with EmbeddedBroker() as broker:
+    broker = start_embedded_broker()
+    try:
         yield broker.host, broker.port
+    finally:
+        broker.stop()

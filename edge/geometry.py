@@ -38,7 +38,7 @@ def segment_parameter(
     with np.errstate(divide="ignore", invalid="ignore"):
         u = (ap[:, 0] * r[:, 1] - ap[:, 1] * r[:, 0]) / denom
     u[np.abs(denom) < 1e-12] = np.nan
-    return u
+    return np.asarray(u, np.float64)
 
 
 def points_in_polygon(points: npt.ArrayLike, polygon: npt.ArrayLike) -> npt.NDArray[np.bool_]:
