@@ -27,6 +27,7 @@ import os
 import socket
 import sys
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,6 +135,7 @@ class Guard:
     _warned: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _busy: threading.local = field(default_factory=threading.local)
+    _own_listeners: weakref.WeakSet[socket.socket] = field(default_factory=weakref.WeakSet)
 
     @property
     def tripped(self) -> bool:
@@ -244,8 +246,24 @@ class Guard:
                 return None
             return "a unix socket other than systemd's notify socket is not allowed"
         if family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
+            if self._is_own_listener(address[0], address[1]):
+                return None
             return self._host_port_refusal(address[0], address[1])
         return "this kind of socket is not allowed"
+
+    def _is_own_listener(self, host: object, port: object) -> bool:
+        """A loopback connection to a socket this process bound: a socketpair stand-in
+        (paho wakes its loop this way), so the bytes never leave the process."""
+        ip = _normal_ip(host) if isinstance(host, str) else None
+        if ip is None or not ipaddress.ip_address(ip).is_loopback:
+            return False
+        for sock in list(self._own_listeners):
+            try:
+                if sock.getsockname()[1] == port:
+                    return True
+            except OSError:
+                continue
+        return False
 
     def _host_port_refusal(self, host: object, port: object) -> str | None:
         if self.broker is not None and port == self.broker[1] and self._is_broker_host(host):
@@ -271,6 +289,9 @@ class Guard:
             and len(address) >= 2
             and address[1] == 0
         ):
+            ip = _normal_ip(address[0]) if isinstance(address[0], str) else None
+            if ip is not None and ipaddress.ip_address(ip).is_loopback:
+                self._own_listeners.add(sock)  # type: ignore[arg-type]
             return None
         return "binding a socket is not allowed"
 

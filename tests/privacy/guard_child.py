@@ -59,6 +59,24 @@ def main() -> None:
 
         return attempt
 
+    def loopback_pair() -> None:
+        """A socketpair stand-in: connect to a listener this process bound itself."""
+        with socket.socket() as listener:
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(1)
+            with socket.create_connection(listener.getsockname(), timeout=5):
+                pass
+
+    def paho_pair() -> None:
+        from paho.mqtt.client import _socketpair_compat
+
+        for s in _socketpair_compat():
+            s.close()
+
+    def bind_fixed() -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", other_port + 1 if other_port < 65535 else 1024))
+
     def os_open_outside() -> None:
         fd = os.open(outside / "os_open.bin", os.O_WRONLY | os.O_CREAT, 0o600)
         os.close(fd)
@@ -99,6 +117,9 @@ def main() -> None:
         "tcp_broker_by_name": tcp("localhost", broker_port),
         "tcp_other": tcp("127.0.0.1", other_port),
         "udp_other": udp(other_port),
+        "loopback_pair": loopback_pair,
+        "paho_pair": paho_pair,
+        "bind_fixed": bind_fixed,
         "dns_other": lambda: socket.getaddrinfo("example.invalid", 80),
         "unix_notify": unix(notify or "/nonexistent"),
         "unix_other": unix(str(outside / "other.sock")),

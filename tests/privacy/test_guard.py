@@ -25,13 +25,22 @@ REFUSED_IN_ENFORCE = [
     "mkdir_outside",
     "tcp_other",
     "udp_other",
+    "bind_fixed",
     "dns_other",
     "unix_other",
     "subprocess",
     "os_system",
     "ctypes_load",
 ]
-ALLOWED = ["write_inside", "read_outside", "journal_cycle", "tcp_broker", "tcp_broker_by_name"]
+ALLOWED = [
+    "write_inside",
+    "read_outside",
+    "journal_cycle",
+    "tcp_broker",
+    "tcp_broker_by_name",
+    "loopback_pair",
+    "paho_pair",
+]
 
 
 @pytest.fixture
