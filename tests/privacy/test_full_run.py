@@ -230,6 +230,48 @@ def test_the_sensor_runs_guarded(
     assert "privacy guard refused" not in done.stderr
 
 
+def test_whole_sensor_passes_under_the_enforcing_guard(
+    tmp_path: Path, broker: Broker, lab: Lab, watcher: Subscriber
+) -> None:
+    """No false alarms: the real run (source, detector, journal, MQTT with its loop's
+    socketpair, the manifest) does nothing the guard refuses."""
+    prepare(tmp_path)
+    journal = tmp_path / "journal"
+    doc = sensor_config(broker, lab, journal, bucket_seconds=5)
+    doc["privacy"] = {"guard": "enforce"}
+    config = tmp_path / "config" / "sensor.toml"
+    config.write_text(toml_text(doc))
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("guarded_run.py")),
+            str(journal),
+            broker.host,
+            str(broker.plain_port),
+            "--",
+            "run",
+            "--config",
+            str(config),
+            "--source",
+            "synthetic:door_single",
+            "--sink",
+            "mqtt",
+        ],
+        cwd=tmp_path / "cwd",
+        env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert "privacy guard installed (enforce)" in done.stderr
+    assert "privacy guard refused" not in done.stderr, done.stderr[-3000:]
+    assert done.returncode == 0, done.stderr[-3000:]
+    prefix = f"headcount/{SITE}/door-1/"
+    watcher.wait_for(lambda: watcher.on(prefix + "status")[-1:] == [b"offline"], "status offline")
+    assert watcher.on(prefix + "counts"), "no bucket reached the broker"
+
+
 def photo_video(path: Path, frames_per_photo: int = 6) -> None:
     """An MJPG video of real photos (darknet's person.jpg, OpenCV's basketball1.png,
     scikit-image's astronaut), each held for a few frames."""
