@@ -159,14 +159,8 @@ def manifest_for_config(config: Config | None) -> PrivacyManifest:
     except ModelError as error:
         log.warning("capture size unknown: %s", error)
     else:
-        capture = capture_size(detector_config, detector.input_size)
+        capture = detector.input_size  # the frame size the sensor asks its source for
     return build_manifest(config, capture, path.name, sha256_file(path))
-
-
-def capture_size(detector: DetectorConfig, input_size: tuple[int, int]) -> tuple[int, int]:
-    """The frame size the sensor asks its source for (as edge.bootstrap does)."""
-    width, height = input_size
-    return width * detector.tiles.cols, height * detector.tiles.rows
 
 
 def render_text(manifest: PrivacyManifest) -> str:
