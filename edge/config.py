@@ -126,12 +126,12 @@ class DetectorConfig(Section):
 
 class TrackerConfig(Section):
     max_age_seconds: float = Field(
-        1.5, gt=0, le=30, description="How long a lost track may be re-found by motion."
+        2.0, gt=0, le=30, description="How long a lost track may be re-found by motion."
     )
     min_hits: int = Field(2, ge=1, le=30, description="Matches before a track is counted.")
     match_iou: float = Field(0.2, gt=0.0, lt=1.0, description="Least IoU to match a track.")
     coast_seconds: float = Field(
-        0.5, ge=0, le=10, description="A lost track still counts in zones for this long."
+        1.0, ge=0, le=10, description="A lost track still counts in zones for this long."
     )
 
 

@@ -34,8 +34,8 @@ class TrackerSettings:
     match_iou: float = 0.2
     low_match_iou: float = 0.4
     min_hits: int = 2
-    max_age_seconds: float = 1.5
-    coast_seconds: float = 0.5
+    max_age_seconds: float = 2.0
+    coast_seconds: float = 1.0
     buffer: float = 0.3
 
     def __post_init__(self) -> None:
