@@ -139,6 +139,7 @@ class MqttSink:
         self._attempt = 0
         self._outage_logged = False
         self._refusals_logged: set[int] = set()
+        self._v5_accepted = False
 
     # --- the Sink boundary --------------------------------------------------------
 
@@ -235,10 +236,8 @@ class MqttSink:
         while not self._stop.is_set():
             session = self._connect()
             if session is not None:
-                answered = self._wait(
-                    session, session.answered, timeout=max(10.0, float(self._settings.keepalive))
-                )
-                if not answered and not self._stop.is_set():
+                answered = self._wait(session, session.answered, timeout=self._connack_timeout())
+                if not answered and not self._stop.is_set() and not self._probing_v5():
                     self._log_outage("the broker accepted TCP but sent no CONNACK")
                 if session.connected and not session.ended and not self._stop.is_set():
                     self._serve(session)
@@ -326,6 +325,7 @@ class MqttSink:
         self._outage_logged = False
         self._refusals_logged.clear()
         self._attempt = 0
+        self._v5_accepted = self._v5_accepted or session.protocol == MQTTProtocolVersion.MQTTv5
         topics = [(self._topics.cmd_reset, 1)]
         if self._discovery is not None:
             topics.append((self._topics.ha_status, 1))
@@ -366,14 +366,24 @@ class MqttSink:
             session.client.disconnect()
         session.client.loop_stop()
 
-    def _fall_back(self, session: _Session) -> bool:
-        """Switch to MQTT 3.1.1 once if the broker refused MQTT 5 (auto mode only)."""
-        refused_v5 = session.refusal is not None and session.refusal.value == UNSUPPORTED_PROTOCOL
-        if (
+    def _probing_v5(self) -> bool:
+        """Auto mode, still on MQTT 5, and no broker has accepted MQTT 5 yet."""
+        return (
             self._settings.protocol == "auto"
             and self._protocol == MQTTProtocolVersion.MQTTv5
-            and refused_v5
-        ):
+            and not self._v5_accepted
+        )
+
+    def _connack_timeout(self) -> float:
+        # Some 3.1.1-only brokers (amqtt) never answer an MQTT 5 CONNECT: give up sooner.
+        return 5.0 if self._probing_v5() else max(10.0, float(self._settings.keepalive))
+
+    def _fall_back(self, session: _Session) -> bool:
+        """Switch to MQTT 3.1.1 for good if the broker refused MQTT 5, or never answered
+        an MQTT 5 CONNECT (auto mode only)."""
+        unsupported = session.refusal is not None and session.refusal.value == UNSUPPORTED_PROTOCOL
+        silent = session.refusal is None and not session.connected
+        if self._probing_v5() and (unsupported or silent):
             log.info("the broker does not support MQTT 5; using MQTT 3.1.1")
             self._protocol = MQTTProtocolVersion.MQTTv311
             return True
