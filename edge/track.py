@@ -23,6 +23,7 @@ F64 = npt.NDArray[np.float64]
 _STD_POS = 1.0 / 20.0
 _STD_VEL = 1.0 / 160.0
 _REF_STEP = 1.0 / 30.0
+_CHI2_99_4DOF = 13.277
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +154,23 @@ class Tracker:
         new[:, idx + 4, idx + 4] += q_vel[:, None]
         self._cov = new
 
+    def _gate(self, rows: npt.NDArray[np.intp], boxes: F64) -> npt.NDArray[np.bool_]:
+        """(len(rows), len(boxes)): True where a box is plausible for the track's motion.
+
+        Squared Mahalanobis distance of each box (cx, cy, w, h) from the track's
+        predicted measurement, against the chi-square 99% quantile for 4 degrees.
+        """
+        z = _to_state(boxes)
+        mean = self._mean[rows, :4]
+        cov = self._cov[rows, :4, :4].copy()
+        r = (_STD_POS * np.maximum(self._mean[rows, 3], 1e-3)) ** 2
+        idx = np.arange(4)
+        cov[:, idx, idx] += r[:, None]
+        inv = np.linalg.inv(cov)
+        diff = z[None, :, :] - mean[:, None, :]
+        d2 = np.einsum("tdi,tij,tdj->td", diff, inv, diff)
+        return np.asarray(d2 <= _CHI2_99_4DOF)
+
     def _correct(self, rows: npt.NDArray[np.intp], boxes: F64) -> None:
         if rows.size == 0:
             return
@@ -217,6 +235,7 @@ class Tracker:
         free_high = high
         if confirmed.size and free_high.size:
             sim = iou_matrix(predicted[confirmed], _grow_boxes(boxes[free_high], s.buffer))
+            sim[~self._gate(confirmed, boxes[free_high])] = 0.0
             r, c = greedy_match(sim, s.match_iou)
             matched_track[confirmed[r]] = free_high[c]
             free_high = np.delete(free_high, c)
@@ -225,6 +244,7 @@ class Tracker:
         recent = confirmed[(matched_track[confirmed] < 0) & (lost_for[confirmed] <= dt + 1e-9)]
         if recent.size and low.size:
             sim = iou_matrix(predicted[recent], _grow_boxes(boxes[low], s.buffer))
+            sim[~self._gate(recent, boxes[low])] = 0.0
             r, c = greedy_match(sim, s.low_match_iou)
             matched_track[recent[r]] = low[c]
 
@@ -232,6 +252,7 @@ class Tracker:
         tentative = np.flatnonzero(~self._confirmed)
         if tentative.size and free_high.size:
             sim = iou_matrix(predicted[tentative], _grow_boxes(boxes[free_high], s.buffer))
+            sim[~self._gate(tentative, boxes[free_high])] = 0.0
             r, c = greedy_match(sim, s.match_iou)
             matched_track[tentative[r]] = free_high[c]
             free_high = np.delete(free_high, c)
