@@ -80,3 +80,10 @@ def test_a_sensor_announces_only_itself_to_home_assistant(broker: Broker, lab: L
         broker, lab, "door-1", "homeassistant/device/door-1/config", b"{}"
     ).is_failure
     assert publish_v5(broker, lab, "door-1", "homeassistant/device/door-2/config", b"{}").is_failure
+    # An operator can remove a sensor from Home Assistant; a dashboard cannot.
+    assert not publish_v5(
+        broker, lab, "admin", "homeassistant/device/door-1/config", b""
+    ).is_failure
+    assert publish_v5(
+        broker, lab, "dashboard", "homeassistant/device/door-1/config", b""
+    ).is_failure
