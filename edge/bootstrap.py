@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -14,6 +15,9 @@ from edge.count import Counters
 from edge.detections import Detector
 from edge.frames import Frame, FrameSource
 from edge.pipeline import Pipeline, Watchdog
+from edge.privacy.guard import Guard, install_guard
+from edge.privacy.manifest import PrivacyManifest, build_manifest
+from edge.privacy.output import OutputPrivacy
 from edge.publish import Publisher
 from edge.sinks import Sink, StdoutSink
 from edge.track import Tracker, TrackerSettings
@@ -44,9 +48,12 @@ def build_detector(config: Config, uri: str) -> Detector:
     """The simulated detector for a synthetic scene, else the TFLite detector."""
     if uri.startswith(SYNTHETIC):
         from edge.sim.detector import SimulatedDetector
-        from edge.sim.scene import load_scene
+        from edge.sim.scene import SceneError, load_scene
 
-        scene = load_scene(uri.removeprefix(SYNTHETIC))
+        try:
+            scene = load_scene(uri.removeprefix(SYNTHETIC))
+        except SceneError as error:
+            raise StartupError(str(error)) from None
         return SimulatedDetector(scene)
     from edge.detect import ModelError, load_detector
 
@@ -94,21 +101,41 @@ def build_sensor(
     watchdog: Watchdog | None = None,
     on_frame: Callable[[Frame, Tracks], None] | None = None,
     stop: threading.Event | None = None,
+    install_guard_hook: bool = True,
 ) -> Sensor:
-    """Build the sensor; raises StartupError with one sentence for anything a user can fix."""
+    """Build the sensor; raises StartupError with one sentence for anything a user can fix.
+
+    The privacy guard (`[privacy] guard`) is installed last, after the runtime, the
+    source's libraries and the MQTT client are loaded and before any frame is taken.
+    """
     uri = source_uri if source_uri is not None else config.source.uri
     stop = stop if stop is not None else threading.Event()
     inbox = CommandInbox()
     detector = build_detector(config, uri)
     source = build_source(config, uri, detector, realtime)
+    privacy = OutputPrivacy(config.privacy)
     sinks: list[Sink] = []
     if sink in ("stdout", "both"):
         sinks.append(StdoutSink())
-    publisher = Publisher(site=config.sensor.site, sensor=config.sensor.id, sinks=sinks)
+    publisher = Publisher(
+        site=config.sensor.site,
+        sensor=config.sensor.id,
+        sinks=sinks,
+        snapshot_filter=privacy.snapshot,
+        bucket_filter=privacy.bucket,
+        on_reset=privacy.reset,
+    )
     if sink in ("mqtt", "both"):
-        sinks.append(build_mqtt_sink(config, publisher.boot, inbox))
+        manifest = build_manifest(
+            config,
+            detector.input_size,
+            getattr(detector, "model_name", "simulated"),
+            getattr(detector, "model_sha256", None),
+        )
+        sinks.append(build_mqtt_sink(config, publisher.boot, inbox, manifest))
     sinks.extend(extra_sinks or [])
     publisher.sinks = sinks
+    guard = _install_guard(config, uri, sink, watchdog) if install_guard_hook else None
     pipeline = Pipeline(
         source=source,
         detector=detector,
@@ -123,15 +150,37 @@ def build_sensor(
         stop=stop,
         reopen_seconds=config.source.reopen_seconds,
         on_frame=on_frame,
+        guard_check=guard.check if guard is not None else None,
+        publish_on_crossing=config.privacy.epsilon is None,
     )
     return Sensor(config, pipeline, publisher, inbox, detector, stop)
 
 
-def build_mqtt_sink(config: Config, boot: str, inbox: CommandInbox) -> Sink:
+def _install_guard(config: Config, uri: str, sink: SinkName, watchdog: Watchdog | None) -> Guard:
+    """Load what the source needs, then forbid writes, peers and subprocesses for good."""
+    if uri == "picamera2":
+        with contextlib.suppress(ImportError):
+            import picamera2  # noqa: F401  (loads its libraries before the guard)
+    elif not uri.startswith(SYNTHETIC):
+        with contextlib.suppress(ImportError):
+            import cv2  # noqa: F401
+    broker = (config.mqtt.host, config.mqtt.port) if sink in ("mqtt", "both") else None
+    journal = config.journal.dir if sink in ("mqtt", "both") else None
+    return install_guard(
+        config.privacy.guard,
+        journal_dir=journal,
+        broker=broker,
+        notify_socket=getattr(watchdog, "address", None),
+    )
+
+
+def build_mqtt_sink(
+    config: Config, boot: str, inbox: CommandInbox, manifest: PrivacyManifest | None = None
+) -> Sink:
     from edge.mqtt.client import MqttConfigError, MqttSink
 
     try:
-        sink = MqttSink(config, boot=boot, inbox=inbox)
+        sink = MqttSink(config, boot=boot, inbox=inbox, manifest=manifest)
         sink.start()
     except MqttConfigError as error:
         raise StartupError(str(error)) from None

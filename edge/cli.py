@@ -50,6 +50,7 @@ def _fail(message: str, status: int) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from edge.bootstrap import StartupError, build_sensor
     from edge.frames import SourceError
+    from edge.privacy.guard import PrivacyViolation
 
     config: Config = load_config(args.config)
     stop = threading.Event()
@@ -71,6 +72,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _fail(str(error), EXIT_USAGE)
     try:
         summary = sensor.pipeline.run()
+    except PrivacyViolation as error:
+        return _fail(f"stopped: {error}", EXIT_FAILURE)
     except SourceError as error:
         if sensor.pipeline.frames == 0:
             return _fail(f"{error}; check [source] uri or --source", EXIT_USAGE)

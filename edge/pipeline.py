@@ -71,8 +71,10 @@ class Pipeline:
 
     Snapshots go out after every frame when `publish_every` is 0; otherwise when counts
     change (at most once per `publish_every` seconds of frame time) and at least every
-    `heartbeat` seconds. A source
-    that fails transiently is closed and re-opened with backoff; counts are kept.
+    `heartbeat` seconds. With `publish_on_crossing` False (noisy totals) a crossing alone
+    triggers no snapshot, so its timing reveals nothing. A source that fails
+    transiently is closed and re-opened with backoff; counts are kept. `guard_check`
+    runs every frame and raises to stop the sensor when the privacy guard has refused.
     """
 
     def __init__(
@@ -93,6 +95,8 @@ class Pipeline:
         reopen_seconds: float = 2.0,
         max_reopen_seconds: float = 60.0,
         on_frame: Callable[[Frame, Tracks], None] | None = None,
+        guard_check: Callable[[], None] | None = None,
+        publish_on_crossing: bool = True,
     ) -> None:
         self.source = source
         self.detector = detector
@@ -113,6 +117,8 @@ class Pipeline:
         self.reopen_seconds = reopen_seconds
         self.max_reopen_seconds = max_reopen_seconds
         self.on_frame = on_frame
+        self.guard_check = guard_check
+        self.publish_on_crossing = publish_on_crossing
         self.times = StageTimes()
         self.frames = 0
         self.occupancy: dict[str, int] = {zone.name: 0 for zone in counters.zones}
@@ -179,8 +185,9 @@ class Pipeline:
                 t3 = clock()
                 self.times.add("track", t3 - t2)
                 state = self.counters.update(tracks, frame.timestamp)
-                changed = state.occupancy != self.occupancy or any(
-                    n_in or n_out for n_in, n_out in state.crossings.values()
+                crossed = any(n_in or n_out for n_in, n_out in state.crossings.values())
+                changed = state.occupancy != self.occupancy or (
+                    crossed and self.publish_on_crossing
                 )
                 self.occupancy = state.occupancy
                 dirty = dirty or changed
@@ -209,6 +216,8 @@ class Pipeline:
                 self.times.add("publish", clock() - t4)
                 if self.on_frame is not None:
                     self.on_frame(frame, tracks)
+                if self.guard_check is not None:
+                    self.guard_check()
                 self.watchdog.ping()
                 last_frame = frame
                 frames += 1
@@ -232,7 +241,7 @@ class Pipeline:
         applied = False
         for command in self.inbox.drain():
             names = self.counters.reset(command.lines)
-            self.publisher.resets += 1
+            self.publisher.reset(names)
             log.info("line totals reset on command: %s", ", ".join(names) or "no matching line")
             applied = True
         return applied

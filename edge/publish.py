@@ -34,6 +34,7 @@ class Publisher:
         boot: str | None = None,
         snapshot_filter: SnapshotFilter | None = None,
         bucket_filter: BucketFilter | None = None,
+        on_reset: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.site = site
         self.sensor = sensor
@@ -43,6 +44,13 @@ class Publisher:
         self.resets = 0
         self._snapshot_filter = snapshot_filter
         self._bucket_filter = bucket_filter
+        self._on_reset = on_reset
+
+    def reset(self, lines: list[str]) -> None:
+        """Record a reset of these lines' totals; the next snapshot announces it."""
+        self.resets += 1
+        if self._on_reset is not None:
+            self._on_reset(lines)
 
     def _next_seq(self) -> int:
         self.seq += 1
