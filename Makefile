@@ -10,7 +10,7 @@ export HEADCOUNT_SAMPLES ?= $(HOME)/.cache/headcount/samples
 
 # command -> Debian package, installed by `make sysdeps` only where the command is missing
 SYSDEPS := mosquitto:mosquitto shellcheck:shellcheck strace:strace systemd-analyze:systemd \
-           dpkg-deb:dpkg apt-get:apt
+           dpkg-deb:dpkg apt-get:apt openssl:openssl
 
 .PHONY: all demo test bench lint typecheck sysdeps samples venv clean
 

@@ -171,6 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(f"{error}", EXIT_USAGE)
     except KeyboardInterrupt:
         return EXIT_OK
+    except BrokenPipeError:  # e.g. `headcount schema | head`
+        sys.stderr.close()
+        return EXIT_OK
     return status
 
 

@@ -29,7 +29,7 @@ SITE = "sample"
 SENSOR = "demo"
 
 
-def demo_config(video: Path, host: str, port: int, journal: Path) -> Config:
+def demo_config(video: Path, host: str, port: int, journal: Path, protocol: str = "auto") -> Config:
     """Lines and zones drawn for the opencv-doc pedestrian video (768x576 plaza)."""
     return parse_config(
         {
@@ -44,7 +44,7 @@ def demo_config(video: Path, host: str, port: int, journal: Path) -> Config:
             ],
             "source": {"uri": str(video)},
             "detector": {"model": "default", "threads": 2},
-            "mqtt": {"host": host, "port": port, "discovery": True},
+            "mqtt": {"host": host, "port": port, "discovery": True, "protocol": protocol},
             "publish": {"bucket_seconds": 10, "heartbeat_seconds": 5},
             "journal": {"dir": str(journal)},
             "privacy": {"guard": "off"},
@@ -165,17 +165,20 @@ def run_demo(video: Path, broker: str | None = None, realtime: bool = False) -> 
 
     try:
         with _broker(broker) as (host, port), tempfile.TemporaryDirectory() as journal:
-            return _demo(console, video, host, port, Path(journal), realtime=realtime)
+            protocol = "auto" if broker else "3.1.1"  # amqtt speaks 3.1.1 only
+            config = demo_config(video, host, port, Path(journal), protocol)
+            return _demo(console, config, video, host, port, realtime=realtime)
     except (StartupError, EmbeddedBrokerError) as error:
         console.print(f"headcount: {error}")
         return 2
 
 
-def _demo(console: Any, video: Path, host: str, port: int, journal: Path, *, realtime: bool) -> int:
-    """The demo proper, with a broker at host:port and a journal folder for its life."""
+def _demo(
+    console: Any, config: Config, video: Path, host: str, port: int, *, realtime: bool
+) -> int:
+    """The demo proper, with a broker at host:port for its life."""
     from rich.live import Live
 
-    config = demo_config(video, host, port, journal)
     received = Received()
     progress = {"frame": 0.0, "total": float(_video_frames(video)), "fps": 0.0}
     started = time.monotonic()
