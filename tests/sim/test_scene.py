@@ -220,5 +220,41 @@ def test_every_shipped_scene_loads_with_its_expected_truth(name: str) -> None:
     scene.config()
 
 
-def test_the_library_is_there() -> None:
-    assert {"door_single", "door_groups", "turn_back", "loiter_line"} <= set(scene_names())
+def test_the_library_covers_the_scenarios() -> None:
+    assert {
+        "door_single",
+        "door_groups",
+        "turn_back",
+        "loiter_line",
+        "line_ends",
+        "border",
+        "crowd",
+        "quiet",
+    } <= set(scene_names())
+
+
+def test_the_crowd_is_dense() -> None:
+    scene = load_scene("crowd")
+    assert max(len(scene.truth_boxes(i)[0]) for i in range(scene.frames)) >= 30
+
+
+def test_loitering_and_turning_back_cross_nothing() -> None:
+    assert load_scene("loiter_line").ground_truth() == {"door": {"in": 0, "out": 0}}
+    turn = load_scene("turn_back")
+    # People 0-9 turn before the line, 10-14 stand on it; only 15-19 cross and come back.
+    assert len(turn.people) == 20
+    assert sorted({c.person for c in turn.crossings}) == list(range(15, 20))
+
+
+def test_the_quiet_scene_is_empty_in_the_middle() -> None:
+    scene = load_scene("quiet")
+    assert scene.frames == 9000
+    assert all(len(scene.present(i)[0]) == 0 for i in range(200, 8800, 50))
+
+
+def test_line_ends_has_passes_just_outside_the_segment() -> None:
+    scene = load_scene("line_ends")
+    crossers = {c.person for c in scene.crossings}
+    near_ends = [p for p in range(30) if p not in crossers]
+    assert near_ends, "some passes near the ends must miss the segment"
+    assert len(crossers) == 17
