@@ -15,9 +15,9 @@ Ground truth semantics (the contract the benchmark scores against):
 - A line crossing is counted on the exact continuous feet path within the scene's time
   span: the path passes from one strict side of the infinite line to the other, and the
   point where it reaches the other side lies on the segment (ends included). Touching
-  the line, or standing on it, and going back is no crossing; going on is one. `in` goes from the side
-  without `inside` to the side with it, `out` the other way. The crossing belongs to the
-  first frame at or after its time.
+  the line, or standing on it, and going back is no crossing; going on is one. `in`
+  goes from the side without `inside` to the side with it, `out` the other way. The
+  crossing belongs to the first frame at or after its time.
 - Zone occupancy at a frame counts the existing people whose feet are inside the
   polygon (even-odd rule of `edge.geometry.points_in_polygon`), visible or not.
 """
