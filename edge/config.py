@@ -40,7 +40,8 @@ class LineConfig(Section):
         ge=0.0,
         le=2.0,
         description="Half-width of the dead band around the line, as a fraction of the "
-        "person's box height; feet must leave the band on the far side to count.",
+        "person's box extent across the line (its height for a level line, its width for "
+        "an upright one); feet must leave the band on the far side to count.",
     )
     confirm_frames: int = Field(
         2, ge=1, le=30, description="Detections in a row beyond the band that confirm a crossing."

@@ -57,6 +57,8 @@ class LineCounter:
         inside = signed_distance(np.asarray([line.inside]), self._a, self._b)[0]
         self._orient = 1.0 if inside > 0 else -1.0
         self._hysteresis = line.hysteresis
+        direction = (self._b - self._a) / float(np.hypot(*(self._b - self._a)))
+        self._normal = np.abs(np.array([direction[1], direction[0]]))
         self._confirm = line.confirm_frames
         self._min_band = line.min_band
         self._ghost_seconds = ghost_seconds
@@ -83,8 +85,12 @@ class LineCounter:
     def live_tracks(self) -> int:
         return int(self._ids.shape[0])
 
-    def _band(self, heights: F64) -> F64:
-        return np.maximum(self._min_band, self._hysteresis * heights)
+    def _band(self, xyxy: F64) -> F64:
+        """Half-width of the dead band: a fraction of each box's extent across the line."""
+        extent = self._normal[0] * (xyxy[:, 2] - xyxy[:, 0]) + self._normal[1] * (
+            xyxy[:, 3] - xyxy[:, 1]
+        )
+        return np.maximum(self._min_band, self._hysteresis * extent)
 
     def update(self, tracks: Tracks, timestamp: float) -> Crossings:
         """Advance with this frame's tracks; returns the crossings it completed."""
@@ -93,7 +99,7 @@ class LineCounter:
         heights = tracks.heights.astype(np.float64)
         n = ids.shape[0]
         dist = signed_distance(feet, self._a, self._b) * self._orient if n else np.zeros(0)
-        band = self._band(heights)
+        band = self._band(tracks.xyxy.astype(np.float64))
 
         pos = np.searchsorted(self._ids, ids)
         pos_c = np.minimum(pos, max(self._ids.shape[0] - 1, 0))
@@ -144,7 +150,9 @@ class LineCounter:
             streak + direction,
             np.where(candidate, direction, np.where(observed, 0, streak)),
         ).astype(np.int16)
-        commit = candidate & (np.abs(streak) >= self._confirm)
+        # A track appearing beyond the band takes that side at once; a side taken later,
+        # or the far side, needs `confirm` detections in a row.
+        commit = candidate & ((~known & (side == 0)) | (np.abs(streak) >= self._confirm))
         flipped = commit & (side != 0)
         new_side = side.copy()
         new_side[commit] = direction[commit]

@@ -19,11 +19,13 @@ from edge.tracks import Tracks
 
 F64 = npt.NDArray[np.float64]
 
-# Kalman noise, as fractions of box height per reference step of 1/30 s (ByteTrack's).
-_STD_POS = 1.0 / 20.0
+# Kalman noise, as fractions of box height: process noise per reference step of 1/30 s,
+# and the detector's measurement noise.
+_STD_POS = 1.0 / 40.0
 _STD_VEL = 1.0 / 160.0
+_STD_MEAS = 1.0 / 20.0
 _REF_STEP = 1.0 / 30.0
-_CHI2_99_4DOF = 13.277
+_CHI2_95_4DOF = 9.488
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,18 +160,18 @@ class Tracker:
         """(len(rows), len(boxes)): True where a box is plausible for the track's motion.
 
         Squared Mahalanobis distance of each box (cx, cy, w, h) from the track's
-        predicted measurement, against the chi-square 99% quantile for 4 degrees.
+        predicted measurement, against the chi-square 95% quantile for 4 degrees.
         """
         z = _to_state(boxes)
         mean = self._mean[rows, :4]
         cov = self._cov[rows, :4, :4].copy()
-        r = (_STD_POS * np.maximum(self._mean[rows, 3], 1e-3)) ** 2
+        r = (_STD_MEAS * np.maximum(self._mean[rows, 3], 1e-3)) ** 2
         idx = np.arange(4)
         cov[:, idx, idx] += r[:, None]
         inv = np.linalg.inv(cov)
         diff = z[None, :, :] - mean[:, None, :]
         d2 = np.einsum("tdi,tij,tdj->td", diff, inv, diff)
-        return np.asarray(d2 <= _CHI2_99_4DOF)
+        return np.asarray(d2 <= _CHI2_95_4DOF)
 
     def _correct(self, rows: npt.NDArray[np.intp], boxes: F64) -> None:
         if rows.size == 0:
@@ -177,7 +179,7 @@ class Tracker:
         z = _to_state(boxes)
         mean = self._mean[rows]
         cov = self._cov[rows]
-        r = (_STD_POS * np.maximum(mean[:, 3], 1e-3)) ** 2
+        r = (_STD_MEAS * np.maximum(mean[:, 3], 1e-3)) ** 2
         s = cov[:, :4, :4].copy()
         idx = np.arange(4)
         s[:, idx, idx] += r[:, None]
@@ -214,7 +216,8 @@ class Tracker:
     def update(self, detections: Detections, timestamp: float) -> Tracks:
         """Advance every track to `timestamp`, associate `detections`, return confirmed tracks."""
         s = self.settings
-        dt = 0.0 if self._time is None else max(0.0, timestamp - self._time)
+        previous = self._time
+        dt = 0.0 if previous is None else max(0.0, timestamp - previous)
         self._time = timestamp
         self._predict(dt)
 
@@ -241,7 +244,9 @@ class Tracker:
             free_high = np.delete(free_high, c)
 
         # Stage 2: confirmed tracks seen in the previous frame against weak detections.
-        recent = confirmed[(matched_track[confirmed] < 0) & (lost_for[confirmed] <= dt + 1e-9)]
+        # (exact comparison: last_seen holds the very timestamp values of earlier frames)
+        seen_last_frame = self._last_seen[confirmed] == previous
+        recent = confirmed[(matched_track[confirmed] < 0) & seen_last_frame]
         if recent.size and low.size:
             sim = iou_matrix(predicted[recent], _grow_boxes(boxes[low], s.buffer))
             sim[~self._gate(recent, boxes[low])] = 0.0
