@@ -90,7 +90,7 @@ class LineCounter:
         extent = self._normal[0] * (xyxy[:, 2] - xyxy[:, 0]) + self._normal[1] * (
             xyxy[:, 3] - xyxy[:, 1]
         )
-        return np.maximum(self._min_band, self._hysteresis * extent)
+        return np.asarray(np.maximum(self._min_band, self._hysteresis * extent), np.float64)
 
     def update(self, tracks: Tracks, timestamp: float) -> Crossings:
         """Advance with this frame's tracks; returns the crossings it completed."""
