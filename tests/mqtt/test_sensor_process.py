@@ -26,6 +26,7 @@ def long_scene(tmp_path: Path) -> Path:
     text = (ROOT / "seeds" / "scenes" / "door_single.toml").read_text()
     text = re.sub(r"(?m)^duration = .*$", "duration = 3000", text)
     text = re.sub(r"(?m)^count = .*$", "count = 400", text)
+    text = re.sub(r"(?ms)^\[expected[^\]]*\].*\Z", "", text)  # the pinned truth no longer holds
     path = tmp_path / "long_door.toml"
     path.write_text(text)
     return path
