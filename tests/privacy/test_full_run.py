@@ -234,7 +234,8 @@ def test_whole_sensor_passes_under_the_enforcing_guard(
     tmp_path: Path, broker: Broker, lab: Lab, watcher: Subscriber
 ) -> None:
     """No false alarms: the real run (source, detector, journal, MQTT with its loop's
-    socketpair, the manifest) does nothing the guard refuses."""
+    socketpair, the manifest), with the guard the CLI installs itself before the first
+    frame, does nothing the guard refuses."""
     prepare(tmp_path)
     journal = tmp_path / "journal"
     doc = sensor_config(broker, lab, journal, bucket_seconds=5)
@@ -244,11 +245,8 @@ def test_whole_sensor_passes_under_the_enforcing_guard(
     done = subprocess.run(
         [
             sys.executable,
-            str(Path(__file__).with_name("guarded_run.py")),
-            str(journal),
-            broker.host,
-            str(broker.plain_port),
-            "--",
+            "-m",
+            "edge.cli",
             "run",
             "--config",
             str(config),
