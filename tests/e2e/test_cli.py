@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from edge.sim.scene import load_scene
@@ -16,7 +15,7 @@ HEADCOUNT = [sys.executable, "-m", "edge.cli"]
 
 def run(*args, timeout=120, env=None):
     return subprocess.run(
-        [*HEADCOUNT, *args], capture_output=True, text=True, timeout=timeout, env=env
+        [*HEADCOUNT, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
     )
 
 
@@ -29,9 +28,9 @@ def write_config(tmp_path: Path, text: str) -> Path:
 def scene_config(tmp_path: Path, scene_name: str) -> Path:
     scene = load_scene(scene_name)
     lines = "".join(
-        f'[[lines]]\nname = "{l.name}"\npoints = [[{l.points[0][0]}, {l.points[0][1]}], '
-        f"[{l.points[1][0]}, {l.points[1][1]}]]\ninside = [{l.inside[0]}, {l.inside[1]}]\n\n"
-        for l in scene.lines
+        f'[[lines]]\nname = "{line.name}"\npoints = [[{line.points[0][0]}, {line.points[0][1]}], '
+        f"[{line.points[1][0]}, {line.points[1][1]}]]\ninside = [{line.inside[0]}, {line.inside[1]}]\n\n"
+        for line in scene.lines
     )
     zones = "".join(
         f'[[zones]]\nname = "{z.name}"\npolygon = {[list(p) for p in z.polygon]}\n\n'
@@ -44,7 +43,15 @@ def scene_config(tmp_path: Path, scene_name: str) -> Path:
 def test_run_on_a_seeded_scene_prints_one_snapshot_per_frame_and_exact_totals(tmp_path, scene_name):
     scene = load_scene(scene_name)
     config = scene_config(tmp_path, scene_name)
-    result = run("run", "--config", str(config), "--source", f"synthetic:{scene_name}", "--publish-every", "0")
+    result = run(
+        "run",
+        "--config",
+        str(config),
+        "--source",
+        f"synthetic:{scene_name}",
+        "--publish-every",
+        "0",
+    )
     assert result.returncode == 0, result.stderr
     snapshots = [json.loads(line) for line in result.stdout.splitlines()]
     frames = [s["frame"] for s in snapshots]
@@ -53,21 +60,45 @@ def test_run_on_a_seeded_scene_prints_one_snapshot_per_frame_and_exact_totals(tm
     truth = scene.ground_truth()
     assert {k: v for k, v in final["lines"].items()} == truth
     assert [s["seq"] for s in snapshots] == sorted(s["seq"] for s in snapshots)
-    assert all(set(s) <= {"v", "site", "sensor", "ts", "boot", "seq", "frame", "zones", "lines", "resets", "dropped"} for s in snapshots)
+    assert all(
+        set(s)
+        <= {
+            "v",
+            "site",
+            "sensor",
+            "ts",
+            "boot",
+            "seq",
+            "frame",
+            "zones",
+            "lines",
+            "resets",
+            "dropped",
+        }
+        for s in snapshots
+    )
     assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("[sensor]\nid = 'door 1'\n[[zones]]\nname='z'\npolygon=[[0,0],[1,0],[1,1]]\n", "sensor.id"),
+        (
+            "[sensor]\nid = 'door 1'\n[[zones]]\nname='z'\npolygon=[[0,0],[1,0],[1,1]]\n",
+            "sensor.id",
+        ),
         ("[sensor]\nid = 'd'\n", "at least one [[lines]] or [[zones]]"),
         ("[sensor\n", "not valid TOML"),
-        ("[sensor]\nid='d'\n[[zones]]\nname='z'\npolygon=[[0,0],[1,0],[1,1]]\n[detector]\nthreads='four'\n", "detector.threads"),
+        (
+            "[sensor]\nid='d'\n[[zones]]\nname='z'\npolygon=[[0,0],[1,0],[1,1]]\n[detector]\nthreads='four'\n",
+            "detector.threads",
+        ),
     ],
 )
 def test_bad_config_is_one_clear_message_and_exit_2(tmp_path, text, needle):
-    result = run("run", "--config", str(write_config(tmp_path, text)), "--source", "synthetic:door_single")
+    result = run(
+        "run", "--config", str(write_config(tmp_path, text)), "--source", "synthetic:door_single"
+    )
     assert result.returncode == 2
     assert needle in result.stderr
     assert "Traceback" not in result.stderr
@@ -94,12 +125,24 @@ def test_corrupt_model_file_exit_2(tmp_path):
 
 
 def test_missing_video_file_exit_2(tmp_path):
-    result = run("run", "--config", str(write_config(tmp_path, ZONE_ONLY)), "--source", str(tmp_path / "absent.avi"))
+    result = run(
+        "run",
+        "--config",
+        str(write_config(tmp_path, ZONE_ONLY)),
+        "--source",
+        str(tmp_path / "absent.avi"),
+    )
     assert result.returncode == 2
     assert "absent.avi" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_unknown_scene_exit_2(tmp_path):
-    result = run("run", "--config", str(write_config(tmp_path, ZONE_ONLY)), "--source", "synthetic:no-such-scene")
+    result = run(
+        "run",
+        "--config",
+        str(write_config(tmp_path, ZONE_ONLY)),
+        "--source",
+        "synthetic:no-such-scene",
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
