@@ -30,8 +30,10 @@ def thumbnail(image: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.NDArra
     h = min(height, rows)
     w = min(width, cols)
     by, bx = rows // h, cols // w
-    blocks = image[: h * by, : w * bx].reshape(h, by, w, bx, 3)
-    means = blocks.mean(axis=(1, 3), dtype=np.float32)
+    # Sum whole rows of blocks first (contiguous, fast), then the columns within each block.
+    strips = image[: h * by, : w * bx].reshape(h, by, w * bx * 3).sum(axis=1, dtype=np.uint32)
+    sums = strips.reshape(h, w, bx, 3).sum(axis=2, dtype=np.uint32)
+    means = sums.astype(np.float32) / np.float32(by * bx)
     return np.asarray(means @ _LUMA, np.float32)
 
 
@@ -47,7 +49,7 @@ class MotionGate:
 
     def __init__(
         self,
-        threshold: float = 0.01,
+        threshold: float = 0.005,
         keepalive_seconds: float = 2.0,
         downscale: tuple[int, int] = (32, 24),
         *,
@@ -86,7 +88,7 @@ class MotionGate:
     def __call__(self, frame: Frame) -> bool:
         thumb = thumbnail(frame.image, self.downscale)
         now = frame.timestamp
-        moved = self._fraction(thumb) > self.threshold
+        moved = self._reference is not None and self._fraction(thumb) > self.threshold
         if moved:
             self._last_motion = now
         held = self._last_motion is not None and now - self._last_motion <= self.hold_seconds

@@ -1,0 +1,475 @@
+"""`headcount bench`: every measurement in one run, written to RESULTS.md and PNG plots."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.bench import plots
+from edge.bench.accuracy import (
+    MATCH_SECONDS,
+    Stream,
+    detection_stream,
+    run_all,
+    run_system,
+    stress_faults,
+)
+from edge.bench.gating import GateRun, measure_gating
+from edge.bench.metrics import SceneScore
+from edge.bench.peers import (
+    CountingSystem,
+    HeadcountSystem,
+    NorfairSystem,
+    PeersMissingError,
+    SupervisionSystem,
+    require_peers,
+)
+from edge.bench.speed import STAGES, SensorSpeed, measure_in_subprocess, photo
+from edge.sim.scene import Scene, SceneError, load_scene, scene_from_dict, scene_names
+
+log = logging.getLogger(__name__)
+
+NORFAIR_THRESHOLDS = (0.05, 0.1, 0.2)
+"""norfair distance thresholds tried, as fractions of the frame height (mean corner distance)."""
+DENSE_PEOPLE = 50
+GATE_SCENE = "door_single"
+PROFILES = ("scene", "stress")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How much to measure: the full run or the quick smoke run."""
+
+    max_frames: int | None
+    norfair_thresholds: tuple[float, ...]
+    dense_frames: int
+    speed_configs: tuple[tuple[str, int], ...]
+    speed_frames: int
+    gate_frames: int
+
+
+FULL = Plan(
+    max_frames=None,
+    norfair_thresholds=NORFAIR_THRESHOLDS,
+    dense_frames=300,
+    speed_configs=tuple((m, t) for m in ("fp32", "uint8") for t in (1, 2, 4)),
+    speed_frames=100,
+    gate_frames=400,
+)
+QUICK = Plan(
+    max_frames=150,
+    norfair_thresholds=(0.1,),
+    dense_frames=30,
+    speed_configs=(("uint8", 1),),
+    speed_frames=10,
+    gate_frames=40,
+)
+
+
+def dense_scene(people: int = DENSE_PEOPLE, seconds: float = 30.0, seed: int = 7) -> Scene:
+    """`people` walking slow straight paths, every one in view for the whole scene."""
+    rng = np.random.default_rng(seed)
+    start = rng.uniform([0.08, 0.35], [0.92, 0.95], (people, 2))
+    heading = rng.uniform(0, 2 * np.pi, people)
+    speed = rng.uniform(0.005, 0.015, people)
+    end = start + np.stack([np.cos(heading), np.sin(heading)], 1) * (speed * seconds)[:, None]
+    end = np.clip(end, [0.08, 0.35], [0.92, 0.98])
+    data = {
+        "fps": 10,
+        "duration": seconds,
+        "seed": seed,
+        "lines": [{"name": "door", "points": [[0.05, 0.6], [0.95, 0.6]], "inside": [0.5, 0.9]}],
+        "zones": [{"name": "room", "polygon": [[0, 0.6], [1, 0.6], [1, 1], [0, 1]]}],
+        "faults": {"miss_rate": 0.05, "jitter": 0.03, "partial_rate": 0.1},
+        "people": [
+            {"times": [0.0, seconds], "path": [a.tolist(), b.tolist()], "height": 0.15}
+            for a, b in zip(start, end, strict=True)
+        ],
+    }
+    return scene_from_dict(data, f"dense{people}")
+
+
+def _factories(thresholds: Sequence[float]) -> list[Callable[[Scene], CountingSystem]]:
+    def ours(scene: Scene) -> CountingSystem:
+        return HeadcountSystem(scene.config())
+
+    def supervision(scene: Scene) -> CountingSystem:
+        return SupervisionSystem(scene.lines, scene.zones, scene.size, scene.fps)
+
+    def norfair_at(fraction: float) -> Callable[[Scene], CountingSystem]:
+        def make(scene: Scene) -> CountingSystem:
+            system = NorfairSystem(
+                scene.lines, scene.zones, scene.size, distance_threshold=fraction * scene.size[1]
+            )
+            system.name = f"norfair@{fraction:g}h"
+            return system
+
+        return make
+
+    return [ours, supervision, *(norfair_at(f) for f in thresholds)]
+
+
+def machine() -> dict[str, str]:
+    """CPU model, cores, OS, Python and the versions of what was measured."""
+    import importlib.metadata
+    import os
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        fields = dict(
+            (key.strip().lower(), value.strip())
+            for key, _, value in (
+                line.partition(":") for line in Path("/proc/cpuinfo").read_text().splitlines()
+            )
+        )
+        # x86: "model name"; a Raspberry Pi: "Model" (the board) or "Hardware".
+        cpu = fields.get("model name") or fields.get("model") or fields.get("hardware") or cpu
+    except OSError:
+        pass
+    info = {
+        "CPU": cpu,
+        "cores": str(os.cpu_count()),
+        "OS": f"{platform.system()} {platform.release()} ({platform.machine()})",
+        "Python": platform.python_version(),
+    }
+    for package in (
+        "headcount",
+        "numpy",
+        "ai-edge-litert",
+        "opencv-python-headless",
+        "supervision",
+        "trackers",
+        "norfair",
+        "matplotlib",
+    ):
+        try:
+            info[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            info[package] = "not installed"
+    return info
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f} %"
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+@dataclass
+class Results:
+    plan: Plan
+    info: dict[str, str]
+    scores: list[tuple[str, SceneScore]]
+    norfair_best: str
+    dense: list[SceneScore]
+    speed: list[SensorSpeed]
+    gating: list[GateRun]
+    seconds: float
+
+
+def _scores_for(results: Results, profile: str, system: str) -> dict[str, SceneScore]:
+    return {s.scene: s for p, s in results.scores if p == profile and s.system == system}
+
+
+def _pick_norfair(scores: list[tuple[str, SceneScore]], names: Sequence[str]) -> str:
+    """The norfair setting with the best mean pooled line accuracy over every scene run."""
+
+    def mean_accuracy(name: str) -> float:
+        values = [s.line_accuracy for _, s in scores if s.system == name]
+        return float(np.mean([v for v in values if v is not None] or [0.0]))
+
+    return max(names, key=mean_accuracy)
+
+
+def write_report(out: Path, results: Results) -> Path:
+    """RESULTS.md and the PNG plots into `out`; returns the markdown file."""
+    out.mkdir(parents=True, exist_ok=True)
+    systems = ["headcount", "supervision", results.norfair_best]
+    scenes = sorted({s.scene for _, s in results.scores})
+    md: list[str] = []
+    add = md.append
+    add("# headcount benchmark results\n")
+    add(
+        "Written by `headcount bench` (`make bench`)"
+        + (
+            " in **quick** mode (truncated scenes, smoke run only)"
+            if results.plan.max_frames
+            else ""
+        )
+        + f"; the whole run took {results.seconds:.0f} s. Every ratio below is measured in "
+        "this one run; absolute times depend on the machine and on what else ran on it.\n"
+    )
+    add("## Machine and versions\n")
+    add("| | |\n|---|---|")
+    for key, value in results.info.items():
+        add(f"| {key} | {value} |")
+    add("")
+
+    add("## Counting accuracy on seeded scenes\n")
+    add(
+        "Every system gets the same simulated detections per frame (`edge/sim`), with the "
+        "scene's own faults (`scene`) and with the issue's target conditions (`stress`: at "
+        "least 10 % missed detections, box jitter 0.03, occlusion gaps of 3-8 frames at "
+        "0.2 per person per second, and 20 % of crossings hidden for 4 frames at the line "
+        "to break ids). Accuracy = 1 - |counted - true| / true, pooled over lines and "
+        "directions (the worst direction is in the detail table). Double counts and missed "
+        f"crossings pair counted with true events of the same line and direction within "
+        f"{MATCH_SECONDS:g} s. Occupancy error is the mean absolute error per frame.\n"
+    )
+    add(
+        "Peers: `supervision` = supervision `LineZone` + `PolygonZone` (bottom-centre "
+        "anchor) on `trackers.ByteTrackTracker` (documented defaults, the scene's frame "
+        "rate; unconfirmed tracks with id -1 dropped before counting). `norfair` = "
+        "`norfair.Tracker(distance_function='euclidean')` on box corners of detections with "
+        "score >= 0.5 and a plain line test on the tracked bottom-centre; the distance "
+        "threshold was tried at "
+        + ", ".join(f"{f:g}" for f in results.plan.norfair_thresholds)
+        + f" of the frame height and the best overall (`{results.norfair_best}`) is shown; "
+        "all settings are in the detail table.\n"
+    )
+    for profile in PROFILES:
+        add(f"### Line count accuracy, `{profile}` faults\n")
+        add("| scene | " + " | ".join(systems) + " |")
+        add("|---" * (len(systems) + 1) + "|")
+        by_system = {sys_: _scores_for(results, profile, sys_) for sys_ in systems}
+        for scene in scenes:
+            row = [
+                _pct(by_system[sys_][scene].line_accuracy) if scene in by_system[sys_] else "n/a"
+                for sys_ in systems
+            ]
+            add(f"| {scene} | " + " | ".join(row) + " |")
+        add("")
+        plots.accuracy_plot(
+            out / f"accuracy_{profile}.png",
+            scenes,
+            {
+                sys_: [
+                    by_system[sys_][sc].line_accuracy if sc in by_system[sys_] else None
+                    for sc in scenes
+                ]
+                for sys_ in systems
+            },
+            f"Line count accuracy per scene, {profile} faults",
+        )
+        add(f"![accuracy, {profile} faults](accuracy_{profile}.png)\n")
+
+    add("### Detail: every system, scene and fault profile\n")
+    add(
+        "| profile | scene | system | in (counted/true) | out (counted/true) | accuracy | "
+        "worst direction | double counts | missed | occupancy MAE | ms/frame |"
+    )
+    add("|---|---|---|---|---|---|---|---|---|---|---|")
+    for profile, s in results.scores:
+        ins = " ".join(f"{ln.counted_in}/{ln.true_in}" for ln in s.lines)
+        outs = " ".join(f"{ln.counted_out}/{ln.true_out}" for ln in s.lines)
+        add(
+            f"| {profile} | {s.scene} | {s.system} | {ins} | {outs} | {_pct(s.line_accuracy)} | "
+            f"{_pct(s.min_direction_accuracy)} | {s.matching.double_counts} | "
+            f"{s.matching.missed} | {_num(s.occupancy_mae)} | {s.seconds_per_frame * 1e3:.3f} |"
+        )
+    add("")
+
+    add("## Tracking + counting time per frame\n")
+    add(
+        "`perf_counter` around each system's per-frame update (for the peers including the "
+        "conversion into their own types), on the same detection streams. Mean over the "
+        "accuracy runs above, and on a scene with "
+        f"{DENSE_PEOPLE} people in view in every frame.\n"
+    )
+    add(
+        "| system | mean over scene runs (ms) | crowd scene (ms) | "
+        f"{DENSE_PEOPLE} people (ms) | ours faster by ({DENSE_PEOPLE} people) |"
+    )
+    add("|---|---|---|---|---|")
+    dense = {s.system: s.seconds_per_frame * 1e3 for s in results.dense}
+    ours_dense = dense.get("headcount", float("nan"))
+    for sys_ in [*systems, *sorted({s.system for _, s in results.scores} - set(systems))]:
+        runs = [s for _, s in results.scores if s.system == sys_]
+        if not runs:
+            continue
+        total = sum(s.seconds_per_frame * s.frames for s in runs) / sum(s.frames for s in runs)
+        crowd = [
+            s.seconds_per_frame * 1e3
+            for _, s in results.scores
+            if s.system == sys_ and s.scene == "crowd"
+        ]
+        crowd_ms = float(np.mean(crowd)) if crowd else None
+        factor = dense[sys_] / ours_dense if sys_ in dense and sys_ != "headcount" else None
+        add(
+            f"| {sys_} | {total * 1e3:.3f} | {_num(crowd_ms, 3)} | "
+            f"{_num(dense.get(sys_), 3)} | {'—' if factor is None else f'{factor:.2f}x'} |"
+        )
+    add("")
+    if dense:
+        plots.tracking_plot(out / "tracking_time.png", dense, DENSE_PEOPLE)
+        add("![tracking + counting time](tracking_time.png)\n")
+
+    add("## Whole sensor speed\n")
+    add(
+        "One fresh process per configuration (so peak RSS is that configuration's own): the "
+        "real pipeline on 640x480 frames panned over a real photo (scikit-image's "
+        "`astronaut`), JPEG-decoded per frame like a webcam's MJPEG stream, through "
+        "preprocess, LiteRT inference, decode, tracking, counting and publishing (to no "
+        "sink); then the bare `invoke()` loop of the same interpreter and thread count "
+        "(before and after the pipeline, averaged). CPU = process CPU seconds per frame "
+        "(all threads).\n"
+    )
+    add(
+        "| model | threads | "
+        + " | ".join(f"{s} (ms)" for s in STAGES)
+        + " | pipeline fps | bare invoke fps | ratio | CPU ms/frame | peak RSS (MB) |"
+    )
+    add("|---" * (len(STAGES) + 7) + "|")
+    for r in results.speed:
+        add(
+            f"| {r.model} | {r.threads} | "
+            + " | ".join(f"{r.stages_ms.get(s, 0.0):.2f}" for s in STAGES)
+            + f" | {r.pipeline_fps:.1f} | {r.bare_fps:.1f} | {r.ratio:.2f} | "
+            f"{r.cpu_ms_per_frame:.1f} | {r.peak_rss_mb:.0f} |"
+        )
+    add("")
+    if results.speed:
+        plots.stage_plot(out / "stages.png", results.speed)
+        add("![time per stage](stages.png)\n")
+
+    add("## Motion gating\n")
+    add(
+        "The gate (`edge/gate.py`, defaults) compares a 32x24 grey block-mean thumbnail with "
+        "the one of the last frame the detector ran on; the detector runs when enough cells "
+        "changed, for 1 s after motion, and every 2 s as a keep-alive. Empty scene: a real "
+        "photo without people with per-frame sensor noise. Busy scene: the seeded scene "
+        f"`{GATE_SCENE}` drawn as person-shaped blobs on that photo. The real uint8 model "
+        "(2 threads) runs whenever the gate lets it; on the busy scene its answer is "
+        "replaced by the scene's simulated detections, so accuracy is scored against exact "
+        "ground truth.\n"
+    )
+    add("| scene | gate | frames | detector runs | CPU ms/frame | line accuracy | occupancy MAE |")
+    add("|---|---|---|---|---|---|---|")
+    for g in results.gating:
+        add(
+            f"| {g.scene} | {'on' if g.gated else 'off'} | {g.frames} | {g.detector_runs} | "
+            f"{g.cpu_ms_per_frame:.2f} | {_pct(g.line_accuracy)} | {_num(g.occupancy_mae, 3)} |"
+        )
+    add("")
+    for scene in dict.fromkeys(g.scene for g in results.gating):
+        pair = {g.gated: g for g in results.gating if g.scene == scene}
+        if True in pair and False in pair and pair[True].cpu_ms_per_frame > 0:
+            ratio = pair[False].cpu_ms_per_frame / pair[True].cpu_ms_per_frame
+            add(f"- {scene}: CPU per frame {ratio:.1f}x lower with the gate on.")
+    add("")
+    add("## How to reproduce\n")
+    add(
+        "`make bench` (installs the `bench` extra and runs `headcount bench --out "
+        "benchmarks`). The scenes are in `seeds/scenes/`; the code is `edge/bench/`.\n"
+    )
+    path = out / "RESULTS.md"
+    path.write_text("\n".join(md), encoding="utf-8")
+    return path
+
+
+def summary_lines(results: Results) -> list[str]:
+    """A few lines for the terminal: the headline figures of this run."""
+    lines = []
+    for profile in PROFILES:
+        ours = _scores_for(results, profile, "headcount")
+        worst = min(
+            (s.line_accuracy for s in ours.values() if s.line_accuracy is not None), default=None
+        )
+        lines.append(f"{profile} faults: worst scene line accuracy (headcount) {_pct(worst)}")
+    dense = {s.system: s.seconds_per_frame * 1e3 for s in results.dense}
+    if "headcount" in dense:
+        others = ", ".join(f"{k} {v:.2f} ms" for k, v in dense.items() if k != "headcount")
+        lines.append(
+            f"tracking+counting at {DENSE_PEOPLE} people: headcount {dense['headcount']:.2f} ms; "
+            + others
+        )
+    for r in results.speed:
+        lines.append(
+            f"sensor {r.model}/{r.threads} thr: {r.pipeline_fps:.1f} fps, ratio to bare invoke "
+            f"{r.ratio:.2f}, {r.cpu_ms_per_frame:.1f} CPU ms/frame, peak RSS {r.peak_rss_mb:.0f} MB"
+        )
+    for g in results.gating:
+        lines.append(
+            f"gating {g.scene} {'on' if g.gated else 'off'}: {g.cpu_ms_per_frame:.2f} CPU ms/frame"
+        )
+    return lines
+
+
+def run_bench(out: Path, quick: bool) -> int:
+    """Measure everything, write `out`/RESULTS.md and PNGs, print a summary; exit status."""
+    started = time.perf_counter()
+    plan = QUICK if quick else FULL
+    try:
+        require_peers()
+        import matplotlib  # noqa: F401
+    except (PeersMissingError, ImportError) as error:
+        message = (
+            str(error)
+            if isinstance(error, PeersMissingError)
+            else "matplotlib is needed for the plots; run `pip install -e '.[bench]'`"
+        )
+        sys.stderr.write(f"headcount bench: {message}\n")
+        return 2
+    try:
+        names = scene_names()
+        scenes = [load_scene(name) for name in names]
+    except SceneError as error:
+        sys.stderr.write(f"headcount bench: {error}\n")
+        return 2
+
+    streams: list[Stream] = []
+    for scene in scenes:
+        streams.append(detection_stream(scene, "scene", None, plan.max_frames))
+        streams.append(detection_stream(scene, "stress", stress_faults(scene), plan.max_frames))
+    log.info("accuracy: %d scenes x %d profiles", len(scenes), len(PROFILES))
+    factories = _factories(plan.norfair_thresholds)
+    scores = run_all(streams, factories)
+    norfair_names = [f"norfair@{f:g}h" for f in plan.norfair_thresholds]
+    best = _pick_norfair(scores, norfair_names)
+
+    dense = dense_scene()
+    dense_stream = detection_stream(dense, "dense", None, plan.dense_frames)
+    dense_scores = [
+        run_system(dense_stream, factory(dense))
+        for factory in factories
+        if factory is factories[0]
+        or factory is factories[1]
+        or factory is factories[2 + norfair_names.index(best)]
+    ]
+
+    log.info("whole sensor speed: %d configurations", len(plan.speed_configs))
+    speed: list[SensorSpeed] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        image_file = Path(tmp) / "astronaut.npy"
+        np.save(image_file, photo("astronaut"))
+        for model, threads in plan.speed_configs:
+            speed.append(measure_in_subprocess(model, threads, plan.speed_frames, image_file))
+
+    log.info("motion gating")
+    gating = measure_gating(load_scene(GATE_SCENE), plan.gate_frames)
+
+    results = Results(
+        plan=plan,
+        info=machine(),
+        scores=scores,
+        norfair_best=best,
+        dense=dense_scores,
+        speed=speed,
+        gating=gating,
+        seconds=time.perf_counter() - started,
+    )
+    path = write_report(out, results)
+    for line in summary_lines(results):
+        sys.stdout.write(line + "\n")
+    sys.stdout.write(f"wrote {path}\n")
+    return 0
