@@ -180,7 +180,7 @@ class SupervisionSystem:
         return FrameCounts(crossings, occupancy)
 
 
-class _PlainLine:
+class PlainLine:
     """A sign change of the feet's side with the path meeting the segment; no dead band."""
 
     def __init__(self, line: LineConfig) -> None:
@@ -244,7 +244,7 @@ class NorfairSystem:
         self._tracker: Any = norfair.Tracker(
             distance_function="euclidean", distance_threshold=distance_threshold
         )
-        self._lines = [_PlainLine(line) for line in lines]
+        self._lines = [PlainLine(line) for line in lines]
         self._zones = [(zone.name, np.asarray(zone.polygon, np.float64)) for zone in zones]
 
     def update(self, detections: Detections, timestamp: float) -> FrameCounts:
