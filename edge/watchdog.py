@@ -88,6 +88,7 @@ class SystemdNotifier:
         self._clock = clock
         self._last_ping: float | None = None
         self._sock: socket.socket | None = None
+        self._failing = False
 
     @classmethod
     def from_env(
@@ -161,10 +162,16 @@ class SystemdNotifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Never let a slow reader stall the counting loop: a ping that cannot go
+                # out now is dropped, and if pings stop reaching systemd it restarts us.
+                self._sock.setblocking(False)
             self._sock.sendto(message.encode(), self._address)
         except OSError as exc:
-            log.warning("sd_notify %r to %r failed: %s", message, self._address, exc)
+            if not self._failing:
+                log.warning("sd_notify %r to %r failed: %s", message, self._address, exc)
+            self._failing = True
             return False
+        self._failing = False
         return True
 
     def close(self) -> None:
