@@ -12,8 +12,8 @@ from edge.bench.peers import (
     CountingSystem,
     HeadcountSystem,
     NorfairSystem,
-    SupervisionSystem,
     PlainLine,
+    SupervisionSystem,
     supervision_line_ends,
 )
 from edge.config import LineConfig, ZoneConfig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -69,7 +70,7 @@ def test_rendered_busy_frames_move_the_gate_and_noise_alone_does_not() -> None:
     # other frame; with the default hold the detector runs on every frame.
     gate = MotionGate(keepalive_seconds=100.0, hold_seconds=0.0)
     runs = [gate(Frame(img, k, k / 10)) for k, img in enumerate(busy)]
-    assert not any(a is b is False for a, b in zip(runs, runs[1:]))
+    assert not any(a is b is False for a, b in itertools.pairwise(runs))
     gate = MotionGate(keepalive_seconds=100.0)
     assert all(gate(Frame(img, k, k / 10)) for k, img in enumerate(busy))
 
