@@ -14,6 +14,7 @@ from edge.config import Config
 from edge.count import Counters
 from edge.detections import Detector
 from edge.frames import Frame, FrameSource
+from edge.gate import gate_from_config
 from edge.pipeline import Pipeline, Watchdog
 from edge.privacy.guard import Guard, install_guard
 from edge.privacy.manifest import PrivacyManifest, build_manifest
@@ -150,6 +151,7 @@ def build_sensor(
         stop=stop,
         reopen_seconds=config.source.reopen_seconds,
         on_frame=on_frame,
+        gate=gate_from_config(config.detector),
         guard_check=guard.check if guard is not None else None,
         publish_on_crossing=config.privacy.epsilon is None,
     )

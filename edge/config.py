@@ -117,6 +117,15 @@ class DetectorConfig(Section):
     motion_gate: bool = Field(
         False, description="Skip the detector on frames without motion (keep-alive runs)."
     )
+    motion_threshold: float = Field(
+        0.005,
+        ge=0.0,
+        lt=1.0,
+        description="Motion gate: share of 32x24 thumbnail cells that must change to run.",
+    )
+    keepalive_seconds: float = Field(
+        2.0, gt=0, le=600, description="Motion gate: run the detector at least this often."
+    )
 
     @model_validator(mode="after")
     def _check_thresholds(self) -> DetectorConfig:

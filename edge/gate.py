@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from edge.config import DetectorConfig
 from edge.frames import Frame
 
 # ITU-R BT.601 luma weights, applied to block means (linear, so the order does not matter).
@@ -109,3 +110,10 @@ class MotionGate:
         self._reference = None
         self._last_run = None
         self._last_motion = None
+
+
+def gate_from_config(config: DetectorConfig) -> MotionGate | None:
+    """The sensor's gate when `motion_gate` is on, else None (the detector runs every frame)."""
+    if not config.motion_gate:
+        return None
+    return MotionGate(config.motion_threshold, config.keepalive_seconds)

@@ -134,3 +134,26 @@ def test_clock_going_back_runs_the_detector() -> None:
 def test_bad_settings_are_refused_at_construction(kwargs: dict[str, object], word: str) -> None:
     with pytest.raises(ValueError, match=word):
         MotionGate(**kwargs)  # type: ignore[arg-type]
+
+
+def test_the_sensor_is_built_with_the_gate_only_when_configured() -> None:
+    from edge.bootstrap import build_sensor
+    from edge.config import parse_config
+
+    base = {
+        "sensor": {"id": "s1"},
+        "lines": [{"name": "door", "points": [[0.1, 0.5], [0.9, 0.5]], "inside": [0.5, 0.9]}],
+        "source": {"uri": "synthetic:door_single"},
+        "privacy": {"guard": "off"},
+    }
+    plain = build_sensor(parse_config(base), sink="none").pipeline
+    assert plain.gate is None
+    gated_config = parse_config(
+        {
+            **base,
+            "detector": {"motion_gate": True, "motion_threshold": 0.02, "keepalive_seconds": 5},
+        }
+    )
+    gate = build_sensor(gated_config, sink="none").pipeline.gate
+    assert isinstance(gate, MotionGate)
+    assert (gate.threshold, gate.keepalive_seconds) == (0.02, 5.0)
