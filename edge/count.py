@@ -130,14 +130,18 @@ class LineCounter:
                 anchor[i] = ghost.anchor
                 velocity[i] = ghost.velocity
 
+        # Only a real detection may commit a side or teach the velocity: a coasting box
+        # is the tracker's guess. Place, time and velocity are of the last detection.
+        observed = ~tracks.coasting
         dt = timestamp - prev_time
-        moving = known & (dt > 0)
+        moving = known & observed & (dt > 0)
         if moving.any():
             step = (feet[moving] - prev_feet[moving]) / dt[moving, None]
             velocity[moving] = 0.6 * velocity[moving] + 0.4 * step
+        keep_last = known & ~observed
+        seen_feet = np.where(keep_last[:, None], prev_feet, feet)
+        seen_time = np.where(keep_last, prev_time, timestamp)
 
-        # Only a real detection may commit a side: a coasting box is a guess.
-        observed = ~tracks.coasting
         beyond_in = (dist > band) & observed
         beyond_out = (dist < -band) & observed
         # A side is taken after `confirm` detections in a row beyond the band on it; the
@@ -176,10 +180,10 @@ class LineCounter:
         self._side = new_side[order]
         self._streak = streak[order]
         self._anchor = anchor[order]
-        self._feet = feet[order]
+        self._feet = seen_feet[order]
         self._velocity = velocity[order]
         self._height = heights[order]
-        self._time = np.full(n, timestamp)[order]
+        self._time = seen_time[order]
         return Crossings(crossed_in, crossed_out)
 
     def _retire(self, current_ids: npt.NDArray[np.int64], timestamp: float) -> None:
