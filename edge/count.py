@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.config import LineConfig, ZoneConfig
-from edge.geometry import points_in_polygon, segment_parameter, signed_distance
+from edge.geometry import Polygon, segment_parameter, signed_distance
 from edge.tracks import Tracks
 
 F64 = npt.NDArray[np.float64]
@@ -229,12 +229,12 @@ class ZoneCounter:
 
     def __init__(self, zone: ZoneConfig) -> None:
         self.name = zone.name
-        self._polygon = np.asarray(zone.polygon, np.float64)
+        self._polygon = Polygon(zone.polygon)
 
     def update(self, tracks: Tracks) -> int:
         if len(tracks) == 0:
             return 0
-        return int(np.count_nonzero(points_in_polygon(tracks.feet, self._polygon)))
+        return int(np.count_nonzero(self._polygon.contains(tracks.feet)))
 
 
 @dataclass(frozen=True, slots=True)

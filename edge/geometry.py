@@ -41,21 +41,34 @@ def segment_parameter(
     return np.asarray(u, np.float64)
 
 
+class Polygon:
+    """A polygon with its edges prepared once, for fast repeated point-in-polygon tests."""
+
+    def __init__(self, vertices: npt.ArrayLike) -> None:
+        poly = np.asarray(vertices, np.float64).reshape(-1, 2)
+        self.x1 = poly[:, 0][None, :]
+        self.y1 = poly[:, 1][None, :]
+        x2 = np.roll(poly[:, 0], -1)[None, :]
+        y2 = np.roll(poly[:, 1], -1)[None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            self.slope = (x2 - self.x1) / (y2 - self.y1)
+        self.y2 = y2
+
+    def contains(self, points: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """Even-odd rule: which points (N, 2) lie inside."""
+        pts = np.asarray(points, np.float64).reshape(-1, 2)
+        x = pts[:, 0:1]
+        y = pts[:, 1:2]
+        straddles = (self.y1 > y) != (self.y2 > y)
+        with np.errstate(invalid="ignore"):
+            x_cross = self.x1 + (y - self.y1) * self.slope
+        crossings = straddles & (x < x_cross)
+        return np.asarray(np.count_nonzero(crossings, axis=1) % 2 == 1)
+
+
 def points_in_polygon(points: npt.ArrayLike, polygon: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     """Even-odd rule: which points (N, 2) lie inside the polygon (M, 2)."""
-    pts = np.asarray(points, np.float64).reshape(-1, 2)
-    poly = np.asarray(polygon, np.float64).reshape(-1, 2)
-    x = pts[:, 0:1]
-    y = pts[:, 1:2]
-    x1 = poly[:, 0][None, :]
-    y1 = poly[:, 1][None, :]
-    x2 = np.roll(poly[:, 0], -1)[None, :]
-    y2 = np.roll(poly[:, 1], -1)[None, :]
-    straddles = (y1 > y) != (y2 > y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x_cross = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
-    crossings = straddles & (x < x_cross)
-    return np.asarray(np.count_nonzero(crossings, axis=1) % 2 == 1)
+    return Polygon(polygon).contains(points)
 
 
 def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:

@@ -96,6 +96,16 @@ def greedy_match(
     return np.asarray(out_r, np.intp), np.asarray(out_c, np.intp)
 
 
+@dataclass(frozen=True, slots=True)
+class _FrameData:
+    """Per-frame arrays shared by the association stages."""
+
+    predicted: F64
+    grown: F64
+    z: F64
+    s_inv: F64
+
+
 class Tracker:
     """One call per frame, `update(detections, timestamp)`, also with no detections.
 
@@ -156,22 +166,33 @@ class Tracker:
         new[:, idx + 4, idx + 4] += q_vel[:, None]
         self._cov = new
 
-    def _gate(self, rows: npt.NDArray[np.intp], boxes: F64) -> npt.NDArray[np.bool_]:
-        """(len(rows), len(boxes)): True where a box is plausible for the track's motion.
-
-        Squared Mahalanobis distance of each box (cx, cy, w, h) from the track's
-        predicted measurement, against the chi-square 95% quantile for 4 degrees.
-        """
-        z = _to_state(boxes)
-        mean = self._mean[rows, :4]
-        cov = self._cov[rows, :4, :4].copy()
-        r = (_STD_MEAS * np.maximum(self._mean[rows, 3], 1e-3)) ** 2
+    def _innovation_inverse(self) -> F64:
+        """(T, 4, 4) inverse covariance of each track's predicted measurement."""
+        cov = self._cov[:, :4, :4].copy()
+        r = (_STD_MEAS * np.maximum(self._mean[:, 3], 1e-3)) ** 2
         idx = np.arange(4)
         cov[:, idx, idx] += r[:, None]
-        inv = np.linalg.inv(cov)
-        diff = z[None, :, :] - mean[:, None, :]
-        d2 = np.einsum("tdi,tij,tdj->td", diff, inv, diff)
-        return np.asarray(d2 <= _CHI2_95_4DOF)
+        return np.asarray(np.linalg.inv(cov)) if cov.shape[0] else cov
+
+    def _similarity(
+        self,
+        rows: npt.NDArray[np.intp],
+        cols: npt.NDArray[np.intp],
+        threshold: float,
+        frame: _FrameData,
+    ) -> F64:
+        """IoU of predicted (buffered) boxes with detections, zeroed where the motion
+        model rules the pair out: squared Mahalanobis distance of the box (cx, cy, w, h)
+        from the prediction above the chi-square 95% quantile for 4 degrees. Only pairs
+        that could match at all are tested."""
+        sim = iou_matrix(frame.predicted[rows], frame.grown[cols])
+        r, c = np.nonzero(sim >= threshold)
+        if r.size:
+            diff = frame.z[cols[c]] - self._mean[rows[r], :4]
+            d2 = np.einsum("ki,kij,kj->k", diff, frame.s_inv[rows[r]], diff)
+            far = d2 > _CHI2_95_4DOF
+            sim[r[far], c[far]] = 0.0
+        return sim
 
     def _correct(self, rows: npt.NDArray[np.intp], boxes: F64) -> None:
         if rows.size == 0:
@@ -231,14 +252,18 @@ class Tracker:
         lost_for = timestamp - self._last_seen
         # Buffered boxes: a lost track's search area grows with the time it has been lost.
         grow = s.buffer * (1.0 + np.minimum(lost_for / max(s.coast_seconds, 1e-3), 3.0))
-        predicted = _to_xyxy(self._mean, grow)
+        frame = _FrameData(
+            predicted=_to_xyxy(self._mean, grow),
+            grown=_grow_boxes(boxes, s.buffer),
+            z=_to_state(boxes),
+            s_inv=self._innovation_inverse(),
+        )
 
         # Stage 1: confirmed tracks (tracked or lost) against confident detections.
         confirmed = np.flatnonzero(self._confirmed)
         free_high = high
         if confirmed.size and free_high.size:
-            sim = iou_matrix(predicted[confirmed], _grow_boxes(boxes[free_high], s.buffer))
-            sim[~self._gate(confirmed, boxes[free_high])] = 0.0
+            sim = self._similarity(confirmed, free_high, s.match_iou, frame)
             r, c = greedy_match(sim, s.match_iou)
             matched_track[confirmed[r]] = free_high[c]
             free_high = np.delete(free_high, c)
@@ -248,16 +273,14 @@ class Tracker:
         seen_last_frame = self._last_seen[confirmed] == previous
         recent = confirmed[(matched_track[confirmed] < 0) & seen_last_frame]
         if recent.size and low.size:
-            sim = iou_matrix(predicted[recent], _grow_boxes(boxes[low], s.buffer))
-            sim[~self._gate(recent, boxes[low])] = 0.0
+            sim = self._similarity(recent, low, s.low_match_iou, frame)
             r, c = greedy_match(sim, s.low_match_iou)
             matched_track[recent[r]] = low[c]
 
         # Stage 3: tentative tracks against the confident detections left over.
         tentative = np.flatnonzero(~self._confirmed)
         if tentative.size and free_high.size:
-            sim = iou_matrix(predicted[tentative], _grow_boxes(boxes[free_high], s.buffer))
-            sim[~self._gate(tentative, boxes[free_high])] = 0.0
+            sim = self._similarity(tentative, free_high, s.match_iou, frame)
             r, c = greedy_match(sim, s.match_iou)
             matched_track[tentative[r]] = free_high[c]
             free_high = np.delete(free_high, c)
