@@ -21,6 +21,7 @@ from edge.privacy.manifest import PrivacyManifest, build_manifest
 from edge.privacy.output import OutputPrivacy
 from edge.publish import Publisher
 from edge.sinks import Sink, StdoutSink
+from edge.sources.prefetch import PrefetchSource
 from edge.track import Tracker, TrackerSettings
 from edge.tracks import Tracks
 
@@ -71,11 +72,14 @@ def build_source(config: Config, uri: str, detector: Detector, realtime: bool) -
     width, height = detector.input_size
     size = (width, height)  # a tiled detector already asks for the whole frame
     try:
-        return open_source(
+        source = open_source(
             uri, size, realtime=realtime or config.source.realtime, fps=config.source.fps
         )
     except SourceError as error:
         raise StartupError(str(error)) from None
+    if uri == "picamera2" or uri.startswith(SYNTHETIC):
+        return source  # the camera has its own buffers; a scene costs nothing to read
+    return PrefetchSource(source)
 
 
 @dataclass
