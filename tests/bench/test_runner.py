@@ -80,6 +80,7 @@ def test_quick_run_writes_results_with_every_section(peers: dict[str, str], tmp_
     assert status == 0
     text = (tmp_path / "RESULTS.md").read_text()
     for heading in (
+        "## The issue's aims, checked on this run",
         "## Machine and versions",
         "## Counting accuracy on seeded scenes",
         "### Line count accuracy, `scene` faults",
