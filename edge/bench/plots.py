@@ -39,7 +39,7 @@ def accuracy_plot(
     ax.set_ylabel("line count accuracy (%)")
     ax.set_ylim(0, 105)
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
