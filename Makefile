@@ -4,15 +4,13 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
-EXTRAS ?= dev,opencv,demo
 export HEADCOUNT_SAMPLES ?= $(HOME)/.cache/headcount/samples
 
 # command -> Debian package, installed by `make sysdeps` only where the command is missing
 SYSDEPS := mosquitto:mosquitto shellcheck:shellcheck strace:strace systemd-analyze:systemd \
            dpkg-deb:dpkg apt-get:apt openssl:openssl
 
-.PHONY: all demo test bench lint typecheck sysdeps samples venv clean
+.PHONY: all demo test bench lint sysdeps samples venv clean
 
 all: test
 
@@ -32,30 +30,38 @@ sysdeps:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq; else sudo apt-get update -qq; fi; \
 	fi
 
-$(STAMP): pyproject.toml
+# The demo needs the package with OpenCV and the embedded broker; the tests and the
+# benchmark add the dev tools and the peers measured side by side.
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[$(EXTRAS)]'
-	touch $(STAMP)
 
-venv: $(STAMP)
+$(VENV)/.installed-demo: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[opencv,demo]'
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,opencv,demo,bench]'
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps 'norfair==2.3.0'
+	touch $@
+
+venv: $(VENV)/.installed-test
 
 samples: sysdeps
 	@sh seeds/fetch_samples.sh >/dev/null
 
-demo: sysdeps venv samples
+demo: sysdeps $(VENV)/.installed-demo samples
 	$(VENV)/bin/headcount demo --video $(HEADCOUNT_SAMPLES)/vtest.avi
 
-test: sysdeps venv samples
+test: sysdeps $(VENV)/.installed-test samples
 	$(PY) -m pytest -q
 
-lint: venv
+lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check edge tests
 	$(VENV)/bin/ruff format --check edge tests
 	$(VENV)/bin/mypy
 
-bench: sysdeps samples
-	$(MAKE) venv EXTRAS=dev,opencv,demo,bench STAMP=$(VENV)/.installed-bench
+bench: sysdeps $(VENV)/.installed-test samples
 	$(VENV)/bin/headcount bench --out benchmarks
 
 clean:
