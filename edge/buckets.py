@@ -76,6 +76,14 @@ class BucketClock:
             bucket.zone_max[name] = max(bucket.zone_max[name], value)
         return closed
 
+    def add_crossings(self, crossings: dict[str, tuple[int, int]]) -> None:
+        """Add crossings to the open bucket without counting a frame (end of footage)."""
+        if self._open is None:
+            return
+        for name, (n_in, n_out) in crossings.items():
+            self._open.lines[name][0] += n_in
+            self._open.lines[name][1] += n_out
+
     def flush(self) -> ClosedBucket | None:
         """Close the open bucket at a clean exit (it ends at the bucket boundary)."""
         if self._open is None or self._open.frames == 0:

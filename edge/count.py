@@ -186,6 +186,28 @@ class LineCounter:
         self._time = seen_time[order]
         return Crossings(crossed_in, crossed_out)
 
+    def finish(self) -> Crossings:
+        """At a clean end of the footage, count crossings already under way.
+
+        A track whose last detection was beyond the band on the far side had crossed;
+        footage that ends before the confirming detections can arrive must not lose it.
+        """
+        pending = (self._side != 0) & (np.sign(self._streak) == -self._side)
+        if not pending.any():
+            return Crossings(0, 0)
+        u = segment_parameter(self._anchor[pending], self._feet[pending], self._a, self._b)
+        within = np.isfinite(u) & (u >= 0.0) & (u <= 1.0)
+        directions = -self._side[pending][within]
+        crossed = Crossings(
+            int(np.count_nonzero(directions == 1)), int(np.count_nonzero(directions == -1))
+        )
+        self.total_in += crossed.in_
+        self.total_out += crossed.out
+        rows = np.flatnonzero(pending)[within]
+        self._side[rows] = -self._side[rows]
+        self._streak[rows] = 0
+        return crossed
+
     def _retire(self, current_ids: npt.NDArray[np.int64], timestamp: float) -> None:
         """Tracks that ended leave a ghost if they had a committed side."""
         if self._ids.size == 0:
@@ -263,6 +285,14 @@ class Counters:
             crossings=crossings,
             occupancy={zone.name: zone.update(tracks) for zone in self.zones},
         )
+
+    def finish(self) -> dict[str, tuple[int, int]]:
+        """Crossings completed by the end of the footage (see LineCounter.finish)."""
+        out: dict[str, tuple[int, int]] = {}
+        for line in self.lines:
+            c = line.finish()
+            out[line.name] = (c.in_, c.out)
+        return out
 
     def totals(self) -> dict[str, tuple[int, int]]:
         return {line.name: (line.total_in, line.total_out) for line in self.lines}

@@ -249,6 +249,7 @@ class Pipeline:
     def _finish(self, last_frame: Frame | None) -> None:
         """Close the open bucket and publish the final snapshot, then close the sinks."""
         try:
+            self.buckets.add_crossings(self.counters.finish())
             closed = self.buckets.flush()
             if closed is not None:
                 self.publisher.bucket(closed)

@@ -26,6 +26,9 @@ _STD_VEL = 1.0 / 160.0
 _STD_MEAS = 1.0 / 20.0
 _REF_STEP = 1.0 / 30.0
 _CHI2_95_4DOF = 9.488
+# Among boxes that overlap a track, prefer the one its motion predicts: IoU is scaled by
+# exp(-w d^2), so two people passing each other keep their own tracks.
+_MOTION_WEIGHT = 0.125
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,16 +184,18 @@ class Tracker:
         threshold: float,
         frame: _FrameData,
     ) -> F64:
-        """IoU of predicted (buffered) boxes with detections, zeroed where the motion
-        model rules the pair out: squared Mahalanobis distance of the box (cx, cy, w, h)
-        from the prediction above the chi-square 95% quantile for 4 degrees. Only pairs
-        that could match at all are tested."""
+        """IoU of predicted (buffered) boxes with detections, weighed by how well each
+        box fits the track's motion and zeroed where the motion rules the pair out:
+        squared Mahalanobis distance of the box (cx, cy, w, h) from the prediction above
+        the chi-square 95% quantile for 4 degrees. Only pairs that could match at all
+        (IoU at the stage's threshold) are tested."""
         sim = iou_matrix(frame.predicted[rows], frame.grown[cols])
         r, c = np.nonzero(sim >= threshold)
         if r.size:
             diff = frame.z[cols[c]] - self._mean[rows[r], :4]
             d2 = np.einsum("ki,kij,kj->k", diff, frame.s_inv[rows[r]], diff)
             far = d2 > _CHI2_95_4DOF
+            sim[r, c] *= np.exp(-_MOTION_WEIGHT * d2)
             sim[r[far], c[far]] = 0.0
         return sim
 

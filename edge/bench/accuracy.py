@@ -109,6 +109,11 @@ def run_system(stream: Stream, system: CountingSystem) -> SceneScore:
                 series.append(counts.occupancy.get(name, 0))
                 zone_truth[name].append(truth[name])
     last = stream.frames - 1
+    for name, (n_in, n_out) in system.finish().items():
+        totals[name][0] += n_in
+        totals[name][1] += n_out
+        counted_events.extend([Event(name, "in", last)] * n_in)
+        counted_events.extend([Event(name, "out", last)] * n_out)
     truth_totals = scene.ground_truth(until_frame=last)
     true_events = [Event(c.line, c.direction, c.frame) for c in scene.crossings if c.frame <= last]
     lines = tuple(

@@ -54,6 +54,10 @@ class CountingSystem(Protocol):
 
     def update(self, detections: Detections, timestamp: float) -> FrameCounts: ...
 
+    def finish(self) -> dict[str, tuple[int, int]]:
+        """Crossings the system completes when the footage ends (none for most)."""
+        ...
+
 
 def require_peers() -> dict[str, str]:
     """Versions of the peer packages, or PeersMissingError naming the install command."""
@@ -87,6 +91,10 @@ class HeadcountSystem:
         tracks = self._tracker.update(detections, timestamp)
         state = self._counters.update(tracks, timestamp)
         return FrameCounts(state.crossings, state.occupancy)
+
+    def finish(self) -> dict[str, tuple[int, int]]:
+        """What the sensor does at the end of a file: crossings under way are counted."""
+        return self._counters.finish()
 
 
 def _pixels(points: npt.ArrayLike, size: tuple[int, int]) -> npt.NDArray[np.float64]:
@@ -178,6 +186,10 @@ class SupervisionSystem:
             for name, zone in self._zones
         }
         return FrameCounts(crossings, occupancy)
+
+    def finish(self) -> dict[str, tuple[int, int]]:
+        """Nothing is pending at the end: this system counts on the sign change itself."""
+        return {}
 
 
 class PlainLine:
@@ -274,3 +286,7 @@ class NorfairSystem:
             for name, polygon in self._zones
         }
         return FrameCounts(crossings, occupancy)
+
+    def finish(self) -> dict[str, tuple[int, int]]:
+        """Nothing is pending at the end: this system counts on the sign change itself."""
+        return {}
