@@ -174,7 +174,7 @@ class LineCounter:
         home = ((new_side == 1) & beyond_in) | ((new_side == -1) & beyond_out)
         anchor[home] = feet[home]
 
-        self._retire(ids, timestamp)
+        self._retire(pos_c[known] if self._ids.size else np.zeros(0, np.intp))
         order = np.argsort(ids, kind="stable")
         self._ids = ids[order].copy()
         self._side = new_side[order]
@@ -208,11 +208,12 @@ class LineCounter:
         self._streak[rows] = 0
         return crossed
 
-    def _retire(self, current_ids: npt.NDArray[np.int64], timestamp: float) -> None:
-        """Tracks that ended leave a ghost if they had a committed side."""
-        if self._ids.size == 0:
+    def _retire(self, continuing: npt.NDArray[np.intp]) -> None:
+        """Tracks that ended (rows not in `continuing`) leave a ghost if they had a side."""
+        if self._ids.size in (0, continuing.size):
             return
-        gone = ~np.isin(self._ids, current_ids)
+        gone = np.ones(self._ids.size, bool)
+        gone[continuing] = False
         for i in np.flatnonzero(gone & (self._side != 0)):
             self._ghosts.append(
                 _Ghost(

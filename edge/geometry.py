@@ -50,8 +50,9 @@ class Polygon:
         self.y1 = poly[:, 1][None, :]
         x2 = np.roll(poly[:, 0], -1)[None, :]
         y2 = np.roll(poly[:, 1], -1)[None, :]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.slope = (x2 - self.x1) / (y2 - self.y1)
+        rise = y2 - self.y1
+        # A level edge never straddles a point's y, so its slope is never used.
+        self.slope = (x2 - self.x1) / np.where(rise == 0.0, 1.0, rise)
         self.y2 = y2
 
     def contains(self, points: npt.ArrayLike) -> npt.NDArray[np.bool_]:
@@ -60,8 +61,7 @@ class Polygon:
         x = pts[:, 0:1]
         y = pts[:, 1:2]
         straddles = (self.y1 > y) != (self.y2 > y)
-        with np.errstate(invalid="ignore"):
-            x_cross = self.x1 + (y - self.y1) * self.slope
+        x_cross = self.x1 + (y - self.y1) * self.slope
         crossings = straddles & (x < x_cross)
         return np.asarray(np.count_nonzero(crossings, axis=1) % 2 == 1)
 
@@ -75,14 +75,10 @@ def iou_matrix(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Intersection over union of every box in a (N, 4) with every box in b (M, 4)."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
-    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.maximum(iw, 0.0) * np.maximum(ih, 0.0)
     area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
     area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
     union = area_a[:, None] + area_b[None, :] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(union > 0, inter / union, 0.0)
-    return np.asarray(out)
+    return np.asarray(inter / np.maximum(union, 1e-12))

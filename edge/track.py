@@ -73,7 +73,12 @@ def _to_xyxy(state: F64, grow: F64 | float = 0.0) -> F64:
     """cx,cy,w,h (N, >=4) -> x1,y1,x2,y2, each side grown by `grow` times the size."""
     w = np.maximum(state[:, 2], 1e-6) * (1.0 + 2.0 * np.asarray(grow)) * 0.5
     h = np.maximum(state[:, 3], 1e-6) * (1.0 + 2.0 * np.asarray(grow)) * 0.5
-    return np.stack([state[:, 0] - w, state[:, 1] - h, state[:, 0] + w, state[:, 1] + h], axis=1)
+    out = np.empty((state.shape[0], 4))
+    out[:, 0] = state[:, 0] - w
+    out[:, 1] = state[:, 1] - h
+    out[:, 2] = state[:, 0] + w
+    out[:, 3] = state[:, 1] + h
+    return out
 
 
 def greedy_match(
@@ -199,17 +204,14 @@ class Tracker:
             sim[r[far], c[far]] = 0.0
         return sim
 
-    def _correct(self, rows: npt.NDArray[np.intp], boxes: F64) -> None:
+    def _correct(self, rows: npt.NDArray[np.intp], z: F64, s_inv: F64) -> None:
+        """Kalman update of the matched rows with measurements `z` (cx, cy, w, h);
+        `s_inv` is their innovation inverse."""
         if rows.size == 0:
             return
-        z = _to_state(boxes)
         mean = self._mean[rows]
         cov = self._cov[rows]
-        r = (_STD_MEAS * np.maximum(mean[:, 3], 1e-3)) ** 2
-        s = cov[:, :4, :4].copy()
-        idx = np.arange(4)
-        s[:, idx, idx] += r[:, None]
-        gain = cov[:, :, :4] @ np.linalg.inv(s)
+        gain = cov[:, :, :4] @ s_inv
         innovation = z - mean[:, :4]
         self._mean[rows] = mean + np.einsum("nij,nj->ni", gain, innovation)
         self._cov[rows] = cov - gain @ cov[:, :4, :]
@@ -291,7 +293,7 @@ class Tracker:
             free_high = np.delete(free_high, c)
 
         rows = np.flatnonzero(matched_track >= 0)
-        self._correct(rows, boxes[matched_track[rows]])
+        self._correct(rows, frame.z[matched_track[rows]], frame.s_inv[rows])
         self._hits[rows] += 1
         self._last_seen[rows] = timestamp
         self._confirmed |= self._hits >= s.min_hits
@@ -300,7 +302,8 @@ class Tracker:
         self._mean[unmatched, 6:] = 0.0
 
         keep = ~(unmatched & ~self._confirmed) & (timestamp - self._last_seen <= s.max_age_seconds)
-        self._select(np.flatnonzero(keep))
+        if not keep.all():
+            self._select(np.flatnonzero(keep))
         self._spawn(boxes[free_high], timestamp)
 
         lost_for = timestamp - self._last_seen
@@ -313,4 +316,9 @@ class Tracker:
 def _grow_boxes(xyxy: F64, grow: float) -> F64:
     w = (xyxy[:, 2] - xyxy[:, 0]) * grow
     h = (xyxy[:, 3] - xyxy[:, 1]) * grow
-    return np.stack([xyxy[:, 0] - w, xyxy[:, 1] - h, xyxy[:, 2] + w, xyxy[:, 3] + h], axis=1)
+    out = xyxy.copy()
+    out[:, 0] -= w
+    out[:, 1] -= h
+    out[:, 2] += w
+    out[:, 3] += h
+    return out

@@ -39,9 +39,10 @@ class Tracks:
     @property
     def feet(self) -> npt.NDArray[np.float32]:
         """(N, 2) bottom-centre points."""
-        return np.stack(
-            [(self.xyxy[:, 0] + self.xyxy[:, 2]) * 0.5, self.xyxy[:, 3]], axis=1
-        ).astype(np.float32, copy=False)
+        out = np.empty((self.xyxy.shape[0], 2), np.float32)
+        out[:, 0] = (self.xyxy[:, 0] + self.xyxy[:, 2]) * 0.5
+        out[:, 1] = self.xyxy[:, 3]
+        return out
 
     @property
     def heights(self) -> npt.NDArray[np.float32]:

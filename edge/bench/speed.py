@@ -31,6 +31,7 @@ from edge.detections import Detections
 from edge.frames import Frame
 from edge.pipeline import Pipeline
 from edge.publish import Publisher
+from edge.sources.prefetch import PrefetchSource
 from edge.track import Tracker, TrackerSettings
 
 log = logging.getLogger(__name__)
@@ -253,7 +254,8 @@ def measure_sensor(
     from edge.detect import load_detector
 
     detector = load_detector(DetectorConfig(model=MODELS[model], threads=threads))
-    source = EncodedSource(panned_frames(frames, image=image))
+    encoded = EncodedSource(panned_frames(frames, image=image))
+    source = PrefetchSource(encoded)  # as the sensor reads files and streams
     for warm in panned_frames(warmup, image=image):
         detector.detect(Frame(warm, 0, _ORIGIN))
     bare_before = _bare_fps(detector, frames // 2)
@@ -287,7 +289,7 @@ def measure_sensor(
         bare_fps=(bare_before + bare_after) / 2,
         cpu_ms_per_frame=cpu / n * 1e3,
         peak_rss_mb=rss_kb / 1024.0,
-        decodes_jpeg=source.decodes,
+        decodes_jpeg=encoded.decodes,
     )
 
 
