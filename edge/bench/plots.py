@@ -50,7 +50,7 @@ def stage_plot(path: Path, runs: Sequence[SensorSpeed]) -> Path:
     """Stacked horizontal bars: milliseconds per frame per stage, one bar per configuration."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(9, 0.5 * len(runs) + 1.5))
-    labels = [f"{r.model}, {r.threads} thr" for r in runs]
+    labels = [f"{r.capture}: {r.model}, {r.threads} thr" for r in runs]
     left = np.zeros(len(runs))
     for stage in STAGES:
         values = np.asarray([r.stages_ms.get(stage, 0.0) for r in runs])

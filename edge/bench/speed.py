@@ -214,6 +214,7 @@ class SensorSpeed:
     cpu_ms_per_frame: float
     peak_rss_mb: float
     decodes_jpeg: bool
+    capture: str = "mjpeg"
 
     @property
     def ratio(self) -> float:
@@ -244,7 +245,13 @@ def peak_rss_kb() -> int:
 
 
 def measure_sensor(
-    model: str, threads: int, frames: int, image: Image | None = None, warmup: int = 5
+    model: str,
+    threads: int,
+    frames: int,
+    image: Image | None = None,
+    *,
+    warmup: int = 5,
+    capture: str = "mjpeg",
 ) -> SensorSpeed:
     """Run the pipeline on `frames` panned photo frames; the bare invoke loop before and after.
 
@@ -255,7 +262,13 @@ def measure_sensor(
 
     detector = load_detector(DetectorConfig(model=MODELS[model], threads=threads))
     encoded = EncodedSource(panned_frames(frames, image=image))
-    source = PrefetchSource(encoded)  # as the sensor reads files and streams
+    source: Any
+    if capture == "isp":
+        # The Pi camera's ISP delivers RGB at the model's input size: no decode, no resize.
+        size = detector.input_size
+        source = ListFrameSource([resize(f, size) for f in panned_frames(frames, image=image)])
+    else:
+        source = PrefetchSource(encoded)  # as the sensor reads files and streams
     for warm in panned_frames(warmup, image=image):
         detector.detect(Frame(warm, 0, _ORIGIN))
     bare_before = _bare_fps(detector, frames // 2)
@@ -289,12 +302,17 @@ def measure_sensor(
         bare_fps=(bare_before + bare_after) / 2,
         cpu_ms_per_frame=cpu / n * 1e3,
         peak_rss_mb=rss_kb / 1024.0,
-        decodes_jpeg=encoded.decodes,
+        decodes_jpeg=encoded.decodes and capture != "isp",
+        capture=capture,
     )
 
 
 def measure_in_subprocess(
-    model: str, threads: int, frames: int, image_file: Path | None = None
+    model: str,
+    threads: int,
+    frames: int,
+    image_file: Path | None = None,
+    capture: str = "mjpeg",
 ) -> SensorSpeed:
     """`measure_sensor` in a fresh interpreter, so peak RSS belongs to this configuration.
 
@@ -311,12 +329,14 @@ def measure_in_subprocess(
         str(threads),
         "--frames",
         str(frames),
+        "--capture",
+        capture,
         *(["--image", str(image_file)] if image_file is not None else []),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=900)
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1:] or ["no message"]
-        raise RuntimeError(f"speed run {model}/{threads} threads failed: {tail[0]}")
+        raise RuntimeError(f"speed run {model}/{threads}/{capture} failed: {tail[0]}")
     data = json.loads(done.stdout.strip().splitlines()[-1])
     return SensorSpeed(**data)
 
@@ -327,10 +347,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--frames", type=int, default=80)
     parser.add_argument("--image", type=Path, help="a .npy RGB photo (default: astronaut)")
+    parser.add_argument(
+        "--capture",
+        choices=["mjpeg", "isp"],
+        default="mjpeg",
+        help="mjpeg: decode a JPEG per frame (webcam, file); isp: frames at model size",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     image = None if args.image is None else np.load(args.image)
-    result = measure_sensor(args.model, args.threads, args.frames, image)
+    result = measure_sensor(args.model, args.threads, args.frames, image, capture=args.capture)
     sys.stdout.write(json.dumps(asdict(result)) + "\n")
     return 0
 
