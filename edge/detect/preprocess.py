@@ -157,6 +157,10 @@ class Preprocessor:
         self.input_size = input_size
         self.mode: ResizeMode = mode
         self._lut = lut
+        # A uint8 model whose input takes raw pixels needs no table: a copy will do.
+        self._identity = bool(
+            lut.dtype == np.uint8 and np.array_equal(lut, np.arange(256, dtype=np.uint8))
+        )
         w, h = input_size
         self.buffer: npt.NDArray[Any] = np.empty((1, h, w, 3), dtype=dtype)
         self._cv2 = None if use_cv2 is False else _cv2()
@@ -181,7 +185,11 @@ class Preprocessor:
             self.buffer[...] = self._lut[PAD_PIXEL]
         x, y, w, h = placement.content
         resized = self._resize(image, w, h)
-        np.take(self._lut, resized, out=self.buffer[0, y : y + h, x : x + w], mode="clip")
+        target = self.buffer[0, y : y + h, x : x + w]
+        if self._identity:
+            np.copyto(target, resized)
+        else:
+            np.take(self._lut, resized, out=target, mode="clip")
         return placement
 
     def _resize(self, image: Image, width: int, height: int) -> Image:
