@@ -275,10 +275,10 @@ class Tracker:
             matched_track[confirmed[r]] = free_high[c]
             free_high = np.delete(free_high, c)
 
-        # Stage 2: confirmed tracks seen in the previous frame against weak detections.
-        # (exact comparison: last_seen holds the very timestamp values of earlier frames)
-        seen_last_frame = self._last_seen[confirmed] == previous
-        recent = confirmed[(matched_track[confirmed] < 0) & seen_last_frame]
+        # Stage 2: the confirmed tracks left (lost ones too: a person coming out from
+        # behind someone is often seen only weakly at first) against weak detections,
+        # which the motion gate keeps to where each track can be.
+        recent = confirmed[matched_track[confirmed] < 0]
         if recent.size and low.size:
             sim = self._similarity(recent, low, s.low_match_iou, frame)
             r, c = greedy_match(sim, s.low_match_iou)
