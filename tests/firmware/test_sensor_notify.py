@@ -25,6 +25,31 @@ guard = "enforce"
 """
 
 
+def run_sensor(tmp_path: Path, notify: str, watchdog_usec: str) -> subprocess.CompletedProcess[str]:
+    """`headcount run` on a seeded scene with systemd's notify environment."""
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    env = {**os.environ, "NOTIFY_SOCKET": notify, "WATCHDOG_USEC": watchdog_usec}
+    env.pop("WATCHDOG_PID", None)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edge.cli",
+            "run",
+            "--config",
+            str(config),
+            "--source",
+            "synthetic:door_single",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+
+
 def test_ready_watchdog_and_stopping_come_from_the_pipeline(tmp_path: Path) -> None:
     path = str(tmp_path / "notify.sock")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -42,28 +67,8 @@ def test_ready_watchdog_and_stopping_come_from_the_pipeline(tmp_path: Path) -> N
 
     reader = threading.Thread(target=read)
     reader.start()
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG)
-    env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"}
-    env.pop("WATCHDOG_PID", None)
     try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "edge.cli",
-                "run",
-                "--config",
-                str(config),
-                "--source",
-                "synthetic:door_single",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-            check=False,
-        )
+        result = run_sensor(tmp_path, path, "200000")
     finally:
         done.set()
         reader.join()
@@ -80,28 +85,8 @@ def test_a_notify_socket_nobody_reads_never_stalls_the_sensor(tmp_path: Path) ->
     path = str(tmp_path / "notify.sock")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     server.bind(path)  # bound, never read: its queue fills up
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG)
-    env = {**os.environ, "NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000"}
-    env.pop("WATCHDOG_PID", None)
     try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "edge.cli",
-                "run",
-                "--config",
-                str(config),
-                "--source",
-                "synthetic:door_single",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env=env,
-            check=False,
-        )
+        result = run_sensor(tmp_path, path, "2000")
     finally:
         server.close()
     assert result.returncode == 0, result.stderr
