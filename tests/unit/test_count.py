@@ -154,3 +154,24 @@ def test_property_totals_never_decrease(points):
         now = (counter.total_in, counter.total_out)
         assert now[0] >= last[0] and now[1] >= last[1]
         last = now
+
+
+def test_finish_counts_a_crossing_under_way_when_the_footage_ends():
+    counter = LineCounter(LINE)
+    path = straight((0.5, 0.2), (0.5, 0.54), 18)  # only the last is beyond the band (0.53)
+    for k, p in enumerate(path):
+        counter.update(tracks_of([p], [1]), k / 10)
+    assert (counter.total_in, counter.total_out) == (0, 0)  # one detection is not enough
+    finished = counter.finish()
+    assert (finished.in_, finished.out) == (1, 0)
+    assert (counter.total_in, counter.total_out) == (1, 0)
+    assert counter.finish() == type(finished)(0, 0)  # counted once
+
+
+def test_finish_counts_nothing_for_someone_on_the_line():
+    counter = LineCounter(LINE)
+    path = straight((0.5, 0.2), (0.5, 0.51), 20)  # ends inside the band
+    for k, p in enumerate(path):
+        counter.update(tracks_of([p], [1]), k / 10)
+    finished = counter.finish()
+    assert (finished.in_, finished.out) == (0, 0)
