@@ -307,7 +307,10 @@ class Tracker:
         self._spawn(boxes[free_high], timestamp)
 
         lost_for = timestamp - self._last_seen
-        visible = self._confirmed & (lost_for <= s.coast_seconds)
+        # A coasting track whose predicted feet have left the image walked out of view.
+        cx, bottom = self._mean[:, 0], self._mean[:, 1] + self._mean[:, 3] * 0.5
+        in_view = (cx >= 0.0) & (cx <= 1.0) & (bottom >= 0.0) & (bottom <= 1.0)
+        visible = self._confirmed & (lost_for <= s.coast_seconds) & ((lost_for == 0) | in_view)
         out = np.flatnonzero(visible)
         xyxy = np.clip(_to_xyxy(self._mean[out]), 0.0, 1.0).astype(np.float32)
         return Tracks(self._ids[out].copy(), xyxy, lost_for[out] > 0)

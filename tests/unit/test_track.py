@@ -96,3 +96,17 @@ def test_many_people_memory_is_bounded_over_a_long_run():
         boxes = [box_at(float(x), 0.6, 0.1) for x in rng.uniform(0.05, 0.95, 5)]
         tracker.update(dets(boxes), k / 10)
     assert len(tracker) < 60
+
+
+def test_a_track_that_walks_out_of_view_stops_coasting_at_once():
+    tracker = Tracker(TrackerSettings(coast_seconds=1.0), seed=0)
+    walk(tracker, [[box_at(0.80 + 0.05 * k, 0.6)] for k in range(4)])  # fast, to the right edge
+    t = 0.4
+    left_view = None
+    for step in range(8):
+        out = tracker.update(Detections.empty(), t + step / 10)
+        if len(out) == 0:
+            left_view = step
+            break
+        assert float(out.feet[0, 0]) <= 1.0
+    assert left_view is not None and left_view <= 3  # well before the 1 s of coasting
