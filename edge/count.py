@@ -17,10 +17,24 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.config import LineConfig, ZoneConfig
-from edge.geometry import Polygon, segment_parameter, signed_distance
+from edge.geometry import Polygon, bottom_centres, segment_parameter, signed_distance
 from edge.tracks import Tracks
 
 F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class TrackPositions:
+    """Where this frame's tracks stand, computed once and shared by every line and zone."""
+
+    feet: F64
+    xyxy: F64
+    heights: F64
+
+    @classmethod
+    def of(cls, tracks: Tracks) -> TrackPositions:
+        xyxy = tracks.xyxy.astype(np.float64)
+        return cls(bottom_centres(xyxy), xyxy, xyxy[:, 3] - xyxy[:, 1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +106,17 @@ class LineCounter:
         )
         return np.asarray(np.maximum(self._min_band, self._hysteresis * extent), np.float64)
 
-    def update(self, tracks: Tracks, timestamp: float) -> Crossings:
+    def update(
+        self, tracks: Tracks, timestamp: float, positions: TrackPositions | None = None
+    ) -> Crossings:
         """Advance with this frame's tracks; returns the crossings it completed."""
+        at = positions if positions is not None else TrackPositions.of(tracks)
         ids = tracks.ids
-        feet = tracks.feet.astype(np.float64)
-        heights = tracks.heights.astype(np.float64)
+        feet = at.feet
+        heights = at.heights
         n = ids.shape[0]
         dist = signed_distance(feet, self._a, self._b) * self._orient if n else np.zeros(0)
-        band = self._band(tracks.xyxy.astype(np.float64))
+        band = self._band(at.xyxy)
 
         pos = np.searchsorted(self._ids, ids)
         pos_c = np.minimum(pos, max(self._ids.shape[0] - 1, 0))
@@ -161,15 +178,7 @@ class LineCounter:
         new_side = side.copy()
         new_side[commit] = direction[commit]
         streak[commit] = 0
-        crossed_in = crossed_out = 0
-        if flipped.any():
-            u = segment_parameter(anchor[flipped], feet[flipped], self._a, self._b)
-            within = np.isfinite(u) & (u >= 0.0) & (u <= 1.0)
-            directions = new_side[flipped][within]
-            crossed_in = int(np.count_nonzero(directions == 1))
-            crossed_out = int(np.count_nonzero(directions == -1))
-        self.total_in += crossed_in
-        self.total_out += crossed_out
+        crossed = self._tally(anchor[flipped], feet[flipped], new_side[flipped])
 
         home = ((new_side == 1) & beyond_in) | ((new_side == -1) & beyond_out)
         anchor[home] = feet[home]
@@ -184,7 +193,7 @@ class LineCounter:
         self._velocity = velocity[order]
         self._height = heights[order]
         self._time = seen_time[order]
-        return Crossings(crossed_in, crossed_out)
+        return crossed
 
     def finish(self) -> Crossings:
         """At a clean end of the footage, count crossings already under way.
@@ -195,17 +204,22 @@ class LineCounter:
         pending = (self._side != 0) & (np.sign(self._streak) == -self._side)
         if not pending.any():
             return Crossings(0, 0)
-        u = segment_parameter(self._anchor[pending], self._feet[pending], self._a, self._b)
-        within = np.isfinite(u) & (u >= 0.0) & (u <= 1.0)
-        directions = -self._side[pending][within]
+        crossed = self._tally(self._anchor[pending], self._feet[pending], -self._side[pending])
+        self._side[pending] = -self._side[pending]
+        self._streak[pending] = 0
+        return crossed
+
+    def _tally(self, start: F64, end: F64, new_side: npt.NDArray[np.int8]) -> Crossings:
+        """Add the side changes whose path start -> end meets the segment to the totals."""
+        if start.shape[0] == 0:
+            return Crossings(0, 0)
+        u = segment_parameter(start, end, self._a, self._b)
+        directions = new_side[np.isfinite(u) & (u >= 0.0) & (u <= 1.0)]
         crossed = Crossings(
             int(np.count_nonzero(directions == 1)), int(np.count_nonzero(directions == -1))
         )
         self.total_in += crossed.in_
         self.total_out += crossed.out
-        rows = np.flatnonzero(pending)[within]
-        self._side[rows] = -self._side[rows]
-        self._streak[rows] = 0
         return crossed
 
     def _retire(self, continuing: npt.NDArray[np.intp]) -> None:
@@ -254,10 +268,11 @@ class ZoneCounter:
         self.name = zone.name
         self._polygon = Polygon(zone.polygon)
 
-    def update(self, tracks: Tracks) -> int:
+    def update(self, tracks: Tracks, positions: TrackPositions | None = None) -> int:
         if len(tracks) == 0:
             return 0
-        return int(np.count_nonzero(self._polygon.contains(tracks.feet)))
+        feet = positions.feet if positions is not None else tracks.feet
+        return int(np.count_nonzero(self._polygon.contains(feet)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,14 +292,15 @@ class Counters:
         self.zones = [ZoneCounter(zone) for zone in zones]
 
     def update(self, tracks: Tracks, timestamp: float) -> CountState:
+        positions = TrackPositions.of(tracks)
         crossings: dict[str, tuple[int, int]] = {}
         for line in self.lines:
-            c = line.update(tracks, timestamp)
+            c = line.update(tracks, timestamp, positions)
             crossings[line.name] = (c.in_, c.out)
         return CountState(
             totals=self.totals(),
             crossings=crossings,
-            occupancy={zone.name: zone.update(tracks) for zone in self.zones},
+            occupancy={zone.name: zone.update(tracks, positions) for zone in self.zones},
         )
 
     def finish(self) -> dict[str, tuple[int, int]]:

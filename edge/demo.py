@@ -67,36 +67,30 @@ class Received:
 
 @contextmanager
 def _subscriber(host: str, port: int, received: Received) -> Iterator[None]:
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
+    """What any subscriber of the sensor's topics would see, kept for the view."""
+    from edge.mqtt.embedded import watch
 
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="headcount-demo-viewer")
-
-    def on_connect(c: mqtt.Client, _u: object, _f: object, _rc: object, _p: object) -> None:
-        c.subscribe(f"headcount/{SITE}/{SENSOR}/#", qos=1)
-
-    def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
-        kind = message.topic.rsplit("/", 1)[-1]
+    def on_message(topic: str, payload: bytes, _retained: bool) -> None:
+        kind = topic.rsplit("/", 1)[-1]
         with received.lock:
             received.messages += 1
             received.topics.add(kind)
             if kind == "status":
-                received.status = message.payload.decode("utf-8", "replace")
+                received.status = payload.decode("utf-8", "replace")
             elif kind == "state":
-                received.state = json.loads(message.payload)
+                received.state = json.loads(payload)
             elif kind == "counts":
-                received.buckets.append(json.loads(message.payload))
+                received.buckets.append(json.loads(payload))
 
-    client.on_connect = on_connect
-    client.on_message = on_message
-    client.connect(host, port)
-    client.loop_start()
+    stop = watch(host, port, on_message, topic=f"headcount/{SITE}/{SENSOR}/#")
+    deadline = time.monotonic() + 5.0
+    while received.messages == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)  # subscribed once the retained messages arrive
     try:
         yield
     finally:
         time.sleep(0.5)
-        client.loop_stop()
-        client.disconnect()
+        stop()
 
 
 def _video_frames(video: Path) -> int:

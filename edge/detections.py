@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.frames import Frame
+from edge.geometry import bottom_centres
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -51,9 +52,7 @@ class Detections:
     @property
     def feet(self) -> FloatArray:
         """(N, 2) bottom-centre points: where a person stands."""
-        return np.stack(
-            [(self.xyxy[:, 0] + self.xyxy[:, 2]) * 0.5, self.xyxy[:, 3]], axis=1
-        ).astype(np.float32, copy=False)
+        return bottom_centres(self.xyxy).astype(np.float32)
 
     def __repr__(self) -> str:
         return f"Detections(n={len(self)})"

@@ -8,6 +8,15 @@ import numpy.typing as npt
 Points = npt.NDArray[np.float32]
 
 
+def bottom_centres(xyxy: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """(N, 2) bottom-centre points of boxes (N, 4) x1, y1, x2, y2: where a person stands."""
+    boxes = np.asarray(xyxy).reshape(-1, 4)
+    out = np.empty((boxes.shape[0], 2), np.float64)
+    out[:, 0] = (boxes[:, 0] + boxes[:, 2]) * 0.5
+    out[:, 1] = boxes[:, 3]
+    return out
+
+
 def signed_distance(
     points: npt.ArrayLike, a: npt.ArrayLike, b: npt.ArrayLike
 ) -> npt.NDArray[np.float64]:

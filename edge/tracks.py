@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from edge.geometry import bottom_centres
+
 
 @dataclass(frozen=True, slots=True, repr=False)
 class Tracks:
@@ -39,10 +41,7 @@ class Tracks:
     @property
     def feet(self) -> npt.NDArray[np.float32]:
         """(N, 2) bottom-centre points."""
-        out = np.empty((self.xyxy.shape[0], 2), np.float32)
-        out[:, 0] = (self.xyxy[:, 0] + self.xyxy[:, 2]) * 0.5
-        out[:, 1] = self.xyxy[:, 3]
-        return out
+        return bottom_centres(self.xyxy).astype(np.float32)
 
     @property
     def heights(self) -> npt.NDArray[np.float32]:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge.sim.scene import load_scene
+from tests.mqtt.conftest import toml_text
 
 HEADCOUNT = [sys.executable, "-m", "edge.cli"]
 
@@ -27,16 +28,12 @@ def write_config(tmp_path: Path, text: str) -> Path:
 
 def scene_config(tmp_path: Path, scene_name: str) -> Path:
     scene = load_scene(scene_name)
-    lines = "".join(
-        f'[[lines]]\nname = "{line.name}"\npoints = [[{line.points[0][0]}, {line.points[0][1]}], '
-        f"[{line.points[1][0]}, {line.points[1][1]}]]\ninside = [{line.inside[0]}, {line.inside[1]}]\n\n"
-        for line in scene.lines
-    )
-    zones = "".join(
-        f'[[zones]]\nname = "{z.name}"\npolygon = {[list(p) for p in z.polygon]}\n\n'
-        for z in scene.zones
-    )
-    return write_config(tmp_path, f'[sensor]\nid = "sim"\nsite = "lab"\n\n{lines}{zones}')
+    doc = {
+        "sensor": {"id": "sim", "site": "lab"},
+        "lines": [line.model_dump() for line in scene.lines],
+        "zones": [zone.model_dump() for zone in scene.zones],
+    }
+    return write_config(tmp_path, toml_text({k: v for k, v in doc.items() if v}))
 
 
 @pytest.mark.parametrize("scene_name", ["door_single", "door_groups", "loiter_line"])
