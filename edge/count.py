@@ -53,6 +53,12 @@ class _Ghost:
     velocity: F64
     height: float
     time: float
+    home_time: float
+
+
+END_CROSSING_SECONDS = 2.0
+"""At the end of footage, a track seen past the line that left its side at most this long
+before its last detection is crossing; one that stood on the line longer is not."""
 
 
 class LineCounter:
@@ -88,6 +94,7 @@ class LineCounter:
         self._velocity = np.zeros((0, 2))
         self._height = np.zeros((0,))
         self._time = np.zeros((0,))
+        self._home_time = np.zeros((0,))
         self._ghosts: list[_Ghost] = []
 
     def reset(self) -> None:
@@ -131,6 +138,7 @@ class LineCounter:
         anchor = feet.copy()
         velocity = np.zeros((n, 2))
         prev_time = np.full(n, timestamp)
+        home_time = np.full(n, timestamp)
         side[known] = self._side[pos_c[known]]
         streak[known] = self._streak[pos_c[known]]
         anchor[known] = self._anchor[pos_c[known]]
@@ -138,6 +146,7 @@ class LineCounter:
         prev_feet[known] = self._feet[pos_c[known]]
         velocity[known] = self._velocity[pos_c[known]]
         prev_time[known] = self._time[pos_c[known]]
+        home_time[known] = self._home_time[pos_c[known]]
 
         self._expire_ghosts(timestamp)
         for i in np.flatnonzero(~known):
@@ -146,6 +155,7 @@ class LineCounter:
                 side[i] = ghost.side
                 anchor[i] = ghost.anchor
                 velocity[i] = ghost.velocity
+                home_time[i] = ghost.home_time
 
         # Only a real detection may commit a side or teach the velocity: a coasting box
         # is the tracker's guess. Place, time and velocity are of the last detection.
@@ -182,6 +192,7 @@ class LineCounter:
 
         home = ((new_side == 1) & beyond_in) | ((new_side == -1) & beyond_out)
         anchor[home] = feet[home]
+        home_time[home] = timestamp
 
         self._retire(pos_c[known] if self._ids.size else np.zeros(0, np.intp))
         order = np.argsort(ids, kind="stable")
@@ -193,6 +204,7 @@ class LineCounter:
         self._velocity = velocity[order]
         self._height = heights[order]
         self._time = seen_time[order]
+        self._home_time = home_time[order]
         return crossed
 
     def finish(self) -> Crossings:
@@ -200,8 +212,20 @@ class LineCounter:
 
         A track whose last detection was beyond the band on the far side had crossed;
         footage that ends before the confirming detections can arrive must not lose it.
+        So had a track last seen past the line itself (inside the band) that left its side
+        at most END_CROSSING_SECONDS before: it was walking through when the footage
+        ended. One that stood on the line for longer counts nothing.
         """
-        pending = (self._side != 0) & (np.sign(self._streak) == -self._side)
+        if self._ids.size == 0:
+            return Crossings(0, 0)
+        beyond = (self._side != 0) & (np.sign(self._streak) == -self._side)
+        dist = signed_distance(self._feet, self._a, self._b) * self._orient
+        passing = (
+            (self._side != 0)
+            & (dist * self._side < 0)
+            & (self._time - self._home_time <= END_CROSSING_SECONDS)
+        )
+        pending = beyond | passing
         if not pending.any():
             return Crossings(0, 0)
         crossed = self._tally(self._anchor[pending], self._feet[pending], -self._side[pending])
@@ -237,6 +261,7 @@ class LineCounter:
                     velocity=self._velocity[i].copy(),
                     height=float(self._height[i]),
                     time=float(self._time[i]),
+                    home_time=float(self._home_time[i]),
                 )
             )
 

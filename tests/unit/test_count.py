@@ -168,9 +168,24 @@ def test_finish_counts_a_crossing_under_way_when_the_footage_ends():
     assert counter.finish() == type(finished)(0, 0)  # counted once
 
 
-def test_finish_counts_nothing_for_someone_on_the_line():
+def test_finish_counts_someone_walking_over_the_line_when_the_footage_ends():
     counter = LineCounter(LINE)
-    path = straight((0.5, 0.2), (0.5, 0.51), 20)  # ends inside the band
+    path = straight((0.5, 0.2), (0.5, 0.51), 20)  # just past the line, inside the band
+    for k, p in enumerate(path):
+        counter.update(tracks_of([p], [1]), k / 10)
+    assert (counter.total_in, counter.total_out) == (0, 0)
+    finished = counter.finish()
+    assert (finished.in_, finished.out) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("last", "stand_frames"),
+    [(0.51, 30), (0.49, 0), (0.49, 30)],
+    ids=["stood on the line past it", "stopped short of it", "stood short of it"],
+)
+def test_finish_counts_nothing_for_someone_standing_on_the_line(last, stand_frames):
+    counter = LineCounter(LINE)
+    path = straight((0.5, 0.2), (0.5, last), 20) + [(0.5, last)] * stand_frames
     for k, p in enumerate(path):
         counter.update(tracks_of([p], [1]), k / 10)
     finished = counter.finish()
