@@ -29,6 +29,15 @@ _CHI2_95_4DOF = 9.488
 # Among boxes that overlap a track, prefer the one its motion predicts: IoU is scaled by
 # exp(-w d^2), so two people passing each other keep their own tracks.
 _MOTION_WEIGHT = 0.125
+# Direction consistency (after OC-SORT's observation-centric momentum): a box that lies
+# behind a moving track's last observation, against its velocity, is probably someone
+# walking the other way. IoU is scaled by 1 - w (1 - cos) / 2: halved for a box straight
+# behind, untouched straight ahead. Tracks slower than _DIR_MIN_SPEED heights per
+# reference step, or boxes within _DIR_MIN_STEP heights of the last observation, have no
+# direction to speak of.
+_DIR_WEIGHT = 0.5
+_DIR_MIN_SPEED = 0.005
+_DIR_MIN_STEP = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +141,7 @@ class Tracker:
         self._hits = np.zeros((0,), np.int64)
         self._confirmed = np.zeros((0,), bool)
         self._last_seen = np.zeros((0,))
+        self._obs = np.zeros((0, 2))
         self._time: float | None = None
 
     def __len__(self) -> int:
@@ -151,6 +161,7 @@ class Tracker:
         self._hits = self._hits[index]
         self._confirmed = self._confirmed[index]
         self._last_seen = self._last_seen[index]
+        self._obs = self._obs[index]
 
     def _predict(self, dt: float) -> None:
         if self._mean.shape[0] == 0 or dt <= 0:
@@ -190,7 +201,8 @@ class Tracker:
         frame: _FrameData,
     ) -> F64:
         """IoU of predicted (buffered) boxes with detections, weighed by how well each
-        box fits the track's motion and zeroed where the motion rules the pair out:
+        box fits the track's motion (Mahalanobis distance and direction of travel, from
+        the last observed centre) and zeroed where the motion rules the pair out:
         squared Mahalanobis distance of the box (cx, cy, w, h) from the prediction above
         the chi-square 95% quantile for 4 degrees. Only pairs that could match at all
         (IoU at the stage's threshold) are tested."""
@@ -201,8 +213,21 @@ class Tracker:
             d2 = np.einsum("ki,kij,kj->k", diff, frame.s_inv[rows[r]], diff)
             far = d2 > _CHI2_95_4DOF
             sim[r, c] *= np.exp(-_MOTION_WEIGHT * d2)
+            sim[r, c] *= self._direction_weight(rows[r], frame.z[cols[c], :2])
             sim[r[far], c[far]] = 0.0
         return sim
+
+    def _direction_weight(self, rows: npt.NDArray[np.intp], centres: F64) -> F64:
+        """Per (track row, box centre) pair: 1 ahead of the track's motion, down to
+        1 - _DIR_WEIGHT straight behind it (see _DIR_WEIGHT)."""
+        velocity = self._mean[rows, 4:6]
+        step = centres - self._obs[rows]
+        h = np.maximum(self._mean[rows, 3], 1e-3)
+        speed = np.hypot(velocity[:, 0], velocity[:, 1])
+        dist = np.hypot(step[:, 0], step[:, 1])
+        cos = np.einsum("ki,ki->k", velocity, step) / np.maximum(speed * dist, 1e-12)
+        moving = (speed > _DIR_MIN_SPEED * h) & (dist > _DIR_MIN_STEP * h)
+        return np.where(moving, 1.0 - _DIR_WEIGHT * 0.5 * (1.0 - cos), 1.0)
 
     def _correct(self, rows: npt.NDArray[np.intp], z: F64, s_inv: F64) -> None:
         """Kalman update of the matched rows with measurements `z` (cx, cy, w, h);
@@ -240,6 +265,7 @@ class Tracker:
         self._hits = np.concatenate([self._hits, np.ones(n, np.int64)])
         self._confirmed = np.concatenate([self._confirmed, np.full(n, self.settings.min_hits <= 1)])
         self._last_seen = np.concatenate([self._last_seen, np.full(n, t)])
+        self._obs = np.concatenate([self._obs, z[:, :2]])
 
     def update(self, detections: Detections, timestamp: float) -> Tracks:
         """Advance every track to `timestamp`, associate `detections`, return confirmed tracks."""
@@ -296,6 +322,7 @@ class Tracker:
         self._correct(rows, frame.z[matched_track[rows]], frame.s_inv[rows])
         self._hits[rows] += 1
         self._last_seen[rows] = timestamp
+        self._obs[rows] = frame.z[matched_track[rows], :2]
         self._confirmed |= self._hits >= s.min_hits
         unmatched = matched_track < 0
         # A lost track keeps its place but not its growth rate.
