@@ -1,14 +1,18 @@
 """Fit a frame into the model's input tensor: resize (stretch or letterbox), then normalize.
 
-Normalization and quantization are folded into one 256-entry lookup table, so a frame
-costs one resize and one table lookup, both vectorized. The input buffer is allocated
-once; OpenCV is used for resizing when importable, else a numpy resize.
+Normalization and quantization are folded into one 256-entry lookup table. The table is
+applied in one vectorized pass: a plain copy for raw uint8 pixels, a fused multiply-add
+when the table is affine (float inputs: (pixel - mean) / std), else a table lookup.
+OpenCV does the resizing and these passes when importable, numpy otherwise. The target
+is any [1, H, W, 3] array that keeps its contents between frames (the interpreter's own
+input tensor, or `Preprocessor.buffer`), so letterbox padding is written only when needed.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -21,6 +25,9 @@ PAD_PIXEL = 114
 """Grey used around a letterboxed frame (the Ultralytics convention)."""
 
 Image = npt.NDArray[np.uint8]
+Convert = Callable[[Image, npt.NDArray[Any]], object]
+"""Writes a converted (H, W, 3) uint8 image into an (H, W, 3) view of the input tensor."""
+_ZERO, _ONE = np.float32(0.0), np.float32(1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +35,29 @@ class Placement:
     """Where a frame of `frame_size` lands inside an input of `input_size` (both w, h).
 
     `content` is (x, y, w, h) in input pixels: the whole input when stretched, a centred
-    box when letterboxed.
+    box when letterboxed. A point normalized to the input lands on the frame at
+    input * frame_scale - frame_offset (both (x, y), derived from the above).
     """
 
     frame_size: tuple[int, int]
     input_size: tuple[int, int]
     content: tuple[int, int, int, int]
+    frame_scale: tuple[float, float] = field(init=False, compare=False)
+    frame_offset: tuple[float, float] = field(init=False, compare=False)
+    padded: bool = field(init=False, compare=False)
+    """Whether the content leaves part of the input uncovered (letterbox padding)."""
+    _scale: npt.NDArray[np.float32] = field(init=False, repr=False, compare=False)
+    _offset: npt.NDArray[np.float32] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        in_w, in_h = self.input_size
+        x, y, w, h = self.content
+        sx, sy, ox, oy = in_w / w, in_h / h, x / w, y / h
+        object.__setattr__(self, "frame_scale", (sx, sy))
+        object.__setattr__(self, "frame_offset", (ox, oy))
+        object.__setattr__(self, "padded", (w, h) != self.input_size)
+        object.__setattr__(self, "_scale", np.array([sx, sy, sx, sy], np.float32))
+        object.__setattr__(self, "_offset", np.array([ox, oy, ox, oy], np.float32))
 
     @classmethod
     def fit(
@@ -49,12 +73,14 @@ class Placement:
         return cls(frame_size, input_size, ((in_w - w) // 2, (in_h - h) // 2, w, h))
 
     def to_frame(self, xyxy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Map (N, 4) boxes normalized to the input onto the frame (normalized, clipped)."""
-        in_w, in_h = self.input_size
-        x, y, w, h = self.content
-        scale = np.array([in_w / w, in_h / h, in_w / w, in_h / h], np.float32)
-        offset = np.array([x / w, y / h, x / w, y / h], np.float32)
-        mapped: npt.NDArray[np.float32] = np.clip(xyxy * scale - offset, 0.0, 1.0)
+        """Map (N, 4) boxes normalized to the input onto the frame (normalized, clipped).
+
+        Returns a new float32 array; `xyxy` is not modified.
+        """
+        mapped: npt.NDArray[np.float32] = xyxy * self._scale
+        mapped -= self._offset
+        np.maximum(mapped, _ZERO, out=mapped)
+        np.minimum(mapped, _ONE, out=mapped)
         return mapped.astype(np.float32, copy=False)
 
 
@@ -140,10 +166,72 @@ def _resample_rows(data: Image, taps: Taps) -> npt.NDArray[np.float32]:
     return out
 
 
-class Preprocessor:
-    """Turns RGB frames into the model's input tensor, reusing one preallocated buffer.
+def affine_coefficients(lut: npt.NDArray[Any]) -> tuple[float, float] | None:
+    """(alpha, gamma) with lut[p] == alpha * p + gamma to float32 rounding, or None.
 
-    `use_cv2=None` uses OpenCV when importable; False forces the numpy resize.
+    Only float32 tables qualify: they are what (pixel - mean) / std gives a float model.
+    """
+    if lut.dtype != np.float32 or lut.shape != (256,):
+        return None
+    table = lut.astype(np.float64)
+    gamma = float(table[0])
+    alpha = float(table[255] - table[0]) / 255.0
+    error = np.abs(alpha * np.arange(256, dtype=np.float64) + gamma - table)
+    tolerance = 4.0 * float(np.finfo(np.float32).eps) * max(1.0, float(np.abs(table).max()))
+    if not np.all(error <= tolerance):
+        return None
+    return alpha, gamma
+
+
+def converter(lut: npt.NDArray[Any], cv2: Any | None) -> tuple[str, Convert]:
+    """The fastest exact-enough way to apply `lut`, and its name ('copy', 'affine', 'lookup').
+
+    'affine' differs from the table by float32 rounding only; the others are exact.
+    `cv2` is the OpenCV module, or None for numpy only.
+    """
+    if lut.dtype == np.uint8 and np.array_equal(lut, np.arange(256, dtype=np.uint8)):
+        return "copy", _copy
+    coefficients = affine_coefficients(lut)
+    if coefficients is not None:
+        alpha, gamma = coefficients
+        if cv2 is not None:
+            depth = cv2.CV_32F
+
+            def affine_cv2(src: Image, out: npt.NDArray[Any]) -> object:
+                return cv2.addWeighted(src, alpha, src, 0.0, gamma, dst=out, dtype=depth)
+
+            return "affine", affine_cv2
+        a32, g32 = np.float32(alpha), np.float32(gamma)
+
+        def affine_numpy(src: Image, out: npt.NDArray[Any]) -> object:
+            np.copyto(out, src)
+            np.multiply(out, a32, out=out)
+            return np.add(out, g32, out=out)
+
+        return "affine", affine_numpy
+    if cv2 is not None:
+
+        def lookup_cv2(src: Image, out: npt.NDArray[Any]) -> object:
+            return cv2.LUT(src, lut, dst=out)
+
+        return "lookup", lookup_cv2
+
+    def lookup_numpy(src: Image, out: npt.NDArray[Any]) -> object:
+        return np.take(lut, src, out=out, mode="clip")
+
+    return "lookup", lookup_numpy
+
+
+def _copy(src: Image, out: npt.NDArray[Any]) -> object:
+    np.copyto(out, src)
+    return out
+
+
+class Preprocessor:
+    """Turns RGB frames into the model's input tensor, written in place.
+
+    `use_cv2=None` uses OpenCV when importable; False forces numpy only. `conversion`
+    names the pass that applies the table: 'copy', 'affine' or 'lookup' (see `converter`).
     """
 
     def __init__(
@@ -156,25 +244,37 @@ class Preprocessor:
     ) -> None:
         self.input_size = input_size
         self.mode: ResizeMode = mode
-        self._lut = lut
-        # A uint8 model whose input takes raw pixels needs no table: a copy will do.
-        self._identity = bool(
-            lut.dtype == np.uint8 and np.array_equal(lut, np.arange(256, dtype=np.uint8))
-        )
-        w, h = input_size
-        self.buffer: npt.NDArray[Any] = np.empty((1, h, w, 3), dtype=dtype)
+        self._dtype = np.dtype(dtype)
+        self._pad_value = lut[PAD_PIXEL]
         self._cv2 = None if use_cv2 is False else _cv2()
         if use_cv2 and self._cv2 is None:
             raise ImportError("OpenCV was requested but cv2 is not importable")
+        self.conversion, self._convert = converter(lut, self._cv2)
+        self._buffer: npt.NDArray[Any] | None = None
         self._placement: Placement | None = None
+        self._padded: tuple[int, Placement] | None = None
         self._resized: Image = np.empty((0, 0, 3), np.uint8)
 
     @property
     def uses_cv2(self) -> bool:
         return self._cv2 is not None
 
-    def __call__(self, image: Image) -> Placement:
-        """Fill `self.buffer` from an (H, W, 3) uint8 RGB image; returns where it went."""
+    @property
+    def buffer(self) -> npt.NDArray[Any]:
+        """The [1, H, W, 3] array filled when `__call__` gets no `out` (made on first use)."""
+        if self._buffer is None:
+            w, h = self.input_size
+            self._buffer = np.empty((1, h, w, 3), dtype=self._dtype)
+        return self._buffer
+
+    def __call__(self, image: Image, out: npt.NDArray[Any] | None = None) -> Placement:
+        """Fill `out` (default: `self.buffer`) from an (H, W, 3) uint8 RGB image.
+
+        `out` is a writable [1, H, W, 3] array of the input's size and dtype whose contents
+        persist between calls: letterbox padding is written only when the placement or the
+        array's memory changes. Returns where the image went.
+        """
+        target = self.buffer if out is None else out
         frame_size = (int(image.shape[1]), int(image.shape[0]))
         placement = self._placement
         if placement is None or placement.frame_size != frame_size:
@@ -182,14 +282,14 @@ class Preprocessor:
             self._placement = placement
             _, _, w, h = placement.content
             self._resized = np.empty((h, w, 3), np.uint8)
-            self.buffer[...] = self._lut[PAD_PIXEL]
+        if placement.padded:
+            address = int(target.__array_interface__["data"][0])
+            padded = self._padded
+            if padded is None or padded[1] is not placement or padded[0] != address:
+                target[...] = self._pad_value
+                self._padded = (address, placement)
         x, y, w, h = placement.content
-        resized = self._resize(image, w, h)
-        target = self.buffer[0, y : y + h, x : x + w]
-        if self._identity:
-            np.copyto(target, resized)
-        else:
-            np.take(self._lut, resized, out=target, mode="clip")
+        self._convert(self._resize(image, w, h), target[0, y : y + h, x : x + w])
         return placement
 
     def _resize(self, image: Image, width: int, height: int) -> Image:

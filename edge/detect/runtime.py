@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import importlib
 import logging
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +21,8 @@ import numpy.typing as npt
 from edge.detect.base import ModelError, RuntimeMissingError
 
 log = logging.getLogger(__name__)
+
+R = TypeVar("R")
 
 RUNTIME_MODULES = ("ai_edge_litert.interpreter", "tflite_runtime.interpreter")
 INSTALL_HINT = (
@@ -125,6 +129,57 @@ class Runtime:
             ) from None
         self.inputs = inputs
         self.outputs = outputs
+        self._plain = [not o.quantized and o.dtype == np.float32 for o in outputs]
+        self._views = [self._view(spec) for spec in inputs]
+        self._staging = {
+            position: np.zeros(spec.shape, spec.dtype)
+            for position, spec in enumerate(inputs)
+            if self._views[position] is None
+        }
+
+    def _view(self, spec: TensorSpec) -> Callable[[], npt.NDArray[Any]] | None:
+        """The runtime's raw access to an input tensor's memory, if it offers a usable one."""
+        tensor = getattr(self._interpreter, "tensor", None)
+        if not callable(tensor):
+            return None
+        try:
+            view: Callable[[], npt.NDArray[Any]] = tensor(spec.index)
+            probe = view()
+            usable = probe.shape == spec.shape and probe.dtype == spec.dtype
+            usable = usable and bool(probe.flags.writeable) and bool(probe.flags.c_contiguous)
+            del probe
+        except (ValueError, RuntimeError, TypeError, AttributeError) as error:
+            log.debug("no raw access to input %s: %s", spec.name, error)
+            return None
+        return view if usable else None
+
+    @property
+    def writes_in_place(self) -> bool:
+        """Whether inputs are written straight into the interpreter (else copied in)."""
+        return all(view is not None for view in self._views)
+
+    def write_input(self, fill: Callable[[npt.NDArray[Any]], R], position: int = 0) -> R:
+        """Let `fill` write input tensor `position` and return what it returns.
+
+        `fill` gets a writable array of the tensor's shape and dtype that still holds what
+        the previous call wrote: the interpreter's own buffer when the runtime offers raw
+        access (graph inputs are never overwritten by invoke), else a staging array then
+        copied in with `set_tensor`. `fill` must not keep a reference to it: invoke()
+        refuses to run while one is alive.
+        """
+        view = self._views[position]
+        if view is None:
+            staging = self._staging[position]
+            result = fill(staging)
+            self._interpreter.set_tensor(self.inputs[position].index, staging)
+            return result
+        try:
+            return fill(view())
+        except BaseException as error:
+            # The failed call's frames still hold the view; drop their locals so that the
+            # exception, if kept, does not block every later invoke().
+            traceback.clear_frames(error.__traceback__)
+            raise
 
     def set_input(self, values: npt.NDArray[Any], position: int = 0) -> None:
         """Copy `values` (matching shape and dtype) into input tensor `position`."""
@@ -134,6 +189,16 @@ class Runtime:
         """Run the model once on the current inputs."""
         self._interpreter.invoke()
 
+    def input(self, position: int = 0) -> npt.NDArray[Any]:
+        """A copy of input tensor `position` as it stands."""
+        return np.asarray(self._interpreter.get_tensor(self.inputs[position].index))
+
     def output(self, position: int) -> npt.NDArray[Any]:
         """A copy of output tensor `position` as stored (possibly quantized)."""
         return np.asarray(self._interpreter.get_tensor(self.outputs[position].index))
+
+    def real_output(self, position: int) -> npt.NDArray[np.float32]:
+        """A copy of output tensor `position` as real float32 values (dequantized if need be)."""
+        spec = self.outputs[position]
+        values: npt.NDArray[Any] = self._interpreter.get_tensor(spec.index)
+        return values if self._plain[position] else dequantize(values, spec)

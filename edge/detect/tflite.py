@@ -1,26 +1,26 @@
 """The LiteRT person detector: preprocess, invoke, decode, map back to the frame.
 
-Built once per model; every `detect` reuses the same interpreter and input buffer and
-records how long each stage took (`last_timings`, perf_counter seconds).
+Built once per model; every `detect` writes the frame straight into the interpreter's
+input tensor (no staging copy when the runtime allows raw access), reads the outputs with
+as few numpy calls as it can, and records how long each stage took (`last_timings`,
+perf_counter seconds).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from time import perf_counter
 from types import MappingProxyType
 
-import numpy as np
-import numpy.typing as npt
-
 from edge.config import DetectorConfig
 from edge.detect.base import STAGES, ModelError
-from edge.detect.decode import Boxes, Scores, decode_ssd, decode_yolo
+from edge.detect.decode import decode_ssd_to_frame, decode_yolo
 from edge.detect.layout import SsdLayout, YoloLayout, find_layout
-from edge.detect.preprocess import Preprocessor, input_lut
-from edge.detect.runtime import Runtime, TensorSpec, dequantize
+from edge.detect.preprocess import Placement, Preprocessor, input_lut
+from edge.detect.runtime import Runtime, TensorSpec
 from edge.detections import Detections
 from edge.frames import Frame
 
@@ -115,46 +115,53 @@ class TfliteDetector:
         """Whether frames are resized with OpenCV (else with numpy)."""
         return self._pre.uses_cv2
 
+    @property
+    def writes_in_place(self) -> bool:
+        """Whether frames go straight into the interpreter's input tensor (else via a copy)."""
+        return self._runtime.writes_in_place
+
     def invoke(self) -> None:
         self._runtime.invoke()
 
     def detect(self, frame: Frame) -> Detections:
         """Persons with score >= low_score_threshold, boxes normalized to the whole frame."""
         start = perf_counter()
-        placement = self._pre(frame.image)
-        self._runtime.set_input(self._pre.buffer)
+        placement = self._runtime.write_input(partial(self._pre, frame.image))
         prepared = perf_counter()
         self._runtime.invoke()
         inferred = perf_counter()
-        xyxy, score = self._decode()
-        boxes = placement.to_frame(xyxy)
-        valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
-        result = Detections(boxes[valid], score[valid])
+        result = self._detections(placement)
         done = perf_counter()
         self._timings["preprocess"] = prepared - start
         self._timings["inference"] = inferred - prepared
         self._timings["decode"] = done - inferred
         return result
 
-    def _output(self, position: int) -> npt.NDArray[np.float32]:
-        return dequantize(self._runtime.output(position), self._runtime.outputs[position])
-
-    def _decode(self) -> tuple[Boxes, Scores]:
+    def _detections(self, placement: Placement) -> Detections:
+        """Decoded persons mapped to the frame, minus boxes left empty by the clipping."""
         layout = self._layout
+        output = self._runtime.real_output
         if isinstance(layout, SsdLayout):
-            return decode_ssd(
-                self._output(layout.boxes),
-                self._output(layout.classes),
-                self._output(layout.scores),
-                self._output(layout.count),
+            xyxy, score = decode_ssd_to_frame(
+                output(layout.boxes),
+                output(layout.classes),
+                output(layout.scores),
+                output(layout.count),
                 person_class=self._person,
                 min_score=self._min_score,
+                scale=placement.frame_scale,
+                offset=placement.frame_offset,
             )
-        return decode_yolo(
-            self._output(layout.position),
+            return Detections(xyxy, score)
+        xyxy, score = decode_yolo(
+            output(layout.position),
             channels_first=layout.channels_first,
             person_class=self._person,
             min_score=self._min_score,
             nms_iou=self._nms_iou,
             input_size=self._input_size,
         )
+        boxes = placement.to_frame(xyxy)
+        ordered = boxes[:, 2:] > boxes[:, :2]
+        valid = ordered[:, 0] & ordered[:, 1]
+        return Detections(boxes[valid], score[valid])

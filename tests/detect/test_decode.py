@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.detect.decode import decode_ssd, decode_yolo, nms
+from edge.detect.decode import decode_ssd, decode_ssd_to_frame, decode_yolo, nms
+from edge.detect.preprocess import Placement
 from edge.detect.runtime import TensorSpec, dequantize
 from edge.geometry import iou_matrix
 
@@ -214,3 +217,118 @@ def test_yolo_decodes_int8_quantized_output_after_dequantize() -> None:
     )
     np.testing.assert_allclose(xyxy, EXPECTED_XYXY, atol=scale)
     np.testing.assert_allclose(score, EXPECTED_SCORE, atol=scale)
+
+
+# --- SSD edge values and the fused decode-and-map ------------------------------------
+
+
+def _ssd(
+    classes: Sequence[float], scores: Sequence[float], count: float, **kwargs: float
+) -> np.ndarray:
+    n = len(classes)
+    boxes = np.tile(np.array([0.1, 0.2, 0.5, 0.6], np.float32), (1, n, 1))
+    options = {"person_class": 0, "min_score": 0.5} | kwargs
+    _, score = decode_ssd(
+        boxes,
+        np.array([classes], np.float32),
+        np.array([scores], np.float32),
+        np.array([count], np.float32),
+        person_class=int(options["person_class"]),
+        min_score=options["min_score"],
+    )
+    return score
+
+
+def test_ssd_count_is_rounded_half_to_even_and_clipped_to_the_rows() -> None:
+    classes, scores = [0, 0, 0, 0], [0.9, 0.8, 0.7, 0.6]
+    assert _ssd(classes, scores, 2.5).size == 2
+    assert _ssd(classes, scores, 1.5).size == 2
+    assert _ssd(classes, scores, 99.0).size == 4
+    assert _ssd(classes, scores, np.inf).size == 4
+    assert _ssd(classes, scores, -3.0).size == 0
+
+
+def test_ssd_classes_round_half_to_even_and_odd_values_never_raise() -> None:
+    score = [0.9] * 6
+    classes = [0.4, 0.5, 1.5, -0.5, np.nan, np.inf]  # rint: 0, 0, 2, -0, nan, inf
+    np.testing.assert_array_equal(_ssd(classes, score, 6), [np.float32(0.9)] * 3)
+    assert _ssd(classes, score, 6, person_class=2).size == 1
+    assert _ssd(classes, score, 6, person_class=1).size == 0
+
+
+def test_ssd_threshold_compares_in_float32_like_numpy() -> None:
+    # float32(0.7) is just below 0.7: numpy compares a float32 array with 0.7 in float32.
+    assert float(np.float32(0.7)) < 0.7
+    score = np.float32(0.7)
+    assert bool(np.array([score]) >= 0.7)
+    np.testing.assert_array_equal(_ssd([0], [score], 1, min_score=0.7), [score])
+    assert _ssd([0], [np.nextafter(score, np.float32(0))], 1, min_score=0.7).size == 0
+
+
+def test_ssd_infinite_classes_count_as_whole_numbers_when_telling_the_order() -> None:
+    # Scores of 1.0 and an inf class: both tensors "integral", so no swap happens.
+    np.testing.assert_array_equal(_ssd([np.inf, 0], [1.0, 1.0], 2), [1.0])
+
+
+def _reference(
+    tensors: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    placement: Placement,
+    person_class: int,
+    min_score: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The decode of before the fused path: decode_ssd, to_frame, drop empty boxes."""
+    xyxy, score = decode_ssd(*tensors, person_class=person_class, min_score=min_score)
+    mapped = placement.to_frame(xyxy)
+    valid = (mapped[:, 2] > mapped[:, 0]) & (mapped[:, 3] > mapped[:, 1])
+    return mapped[valid], score[valid]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_fused_ssd_decode_equals_decode_then_to_frame(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    corner = rng.uniform(-0.1, 0.9, (1, n, 2)).astype(np.float32)
+    size = rng.uniform(0.005, 0.5, (1, n, 2)).astype(np.float32)
+    size[0, rng.random(n) < 0.1] = 0.0  # some empty boxes
+    boxes = np.concatenate([corner, corner + size], axis=2)
+    classes = rng.integers(0, 3, (1, n)).astype(np.float32)
+    scores = rng.random((1, n), dtype=np.float32)
+    if seed % 3 == 0:
+        classes, scores = scores, classes  # the export's other output order
+    count = np.array([rng.integers(0, n + 1)], np.float32)
+    frame = (int(rng.integers(50, 2000)), int(rng.integers(50, 2000)))
+    placement = Placement.fit(frame, (300, 300), "letterbox" if seed % 2 else "stretch")
+    person_class, min_score = int(rng.integers(0, 3)), float(rng.random())
+    tensors = (boxes, classes, scores, count)
+    want_xyxy, want_score = _reference(tensors, placement, person_class, min_score)
+    xyxy, score = decode_ssd_to_frame(
+        *tensors,
+        person_class=person_class,
+        min_score=min_score,
+        scale=placement.frame_scale,
+        offset=placement.frame_offset,
+    )
+    assert xyxy.dtype == np.float32
+    assert score.dtype == np.float32
+    assert xyxy.shape == want_xyxy.shape
+    # The reference maps in float32 with a float32 scale; the error grows with the scale.
+    ulp = float(np.finfo(np.float32).eps) * max(1.0, *placement.frame_scale)
+    np.testing.assert_allclose(xyxy, want_xyxy, rtol=0, atol=4 * ulp)
+    np.testing.assert_array_equal(score, want_score)
+
+
+def test_fused_ssd_decode_drops_boxes_in_the_letterbox_padding() -> None:
+    placement = Placement.fit((640, 480), (300, 300), "letterbox")  # rows 37..262 hold it
+    boxes = np.array([[[0.0, 0.1, 0.1, 0.3], [0.2, 0.1, 0.6, 0.3]]], np.float32)
+    xyxy, score = decode_ssd_to_frame(
+        boxes,
+        np.zeros((1, 2), np.float32),
+        np.array([[0.9, 0.8]], np.float32),
+        np.array([2], np.float32),
+        person_class=0,
+        min_score=0.5,
+        scale=placement.frame_scale,
+        offset=placement.frame_offset,
+    )
+    np.testing.assert_array_equal(score, [np.float32(0.8)])
+    np.testing.assert_allclose(xyxy, placement.to_frame(boxes[0, 1:][:, [1, 0, 3, 2]]), atol=1e-6)

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 from skimage import data
 
-from edge.detect.preprocess import PAD_PIXEL, Placement, Preprocessor, input_lut, resize_numpy
+from edge.detect.preprocess import (
+    PAD_PIXEL,
+    Placement,
+    Preprocessor,
+    affine_coefficients,
+    input_lut,
+    resize_numpy,
+)
 
 
 def test_stretch_fills_the_whole_input_and_maps_boxes_unchanged() -> None:
@@ -134,3 +141,127 @@ def test_cv2_resize_accepts_a_cropped_view() -> None:
     with_cv2(crop)
     without(crop)
     assert np.abs(with_cv2.buffer.astype(int) - without.buffer).mean() < 2.0
+
+
+# --- the conversion pass: copy, fused multiply-add, table lookup ----------------------
+
+CV2_OR_NOT = pytest.mark.parametrize("use_cv2", [True, False], ids=["cv2", "numpy"])
+
+
+@CV2_OR_NOT
+@pytest.mark.parametrize(
+    ("mean", "std"), [(127.5, 127.5), (0.0, 255.0), (0.0, 1.0), (123.675, 58.395)]
+)
+def test_float_inputs_are_normalized_as_the_table_says(
+    use_cv2: bool, mean: float, std: float
+) -> None:
+    lut = input_lut(np.dtype(np.float32), 0.0, 0, mean, std)
+    pre = Preprocessor((512, 512), np.dtype(np.float32), lut, use_cv2=use_cv2)
+    assert pre.conversion == "affine"
+    image = data.astronaut()
+    image[0, :256, 0] = np.arange(256)  # every pixel value at least once
+    pre(image)
+    ulp = float(np.finfo(np.float32).eps) * max(1.0, float(np.abs(lut).max()))
+    np.testing.assert_allclose(pre.buffer[0], lut[image], rtol=0, atol=2 * ulp)
+
+
+@CV2_OR_NOT
+@pytest.mark.parametrize(
+    "lut",
+    [
+        ((np.arange(256) / 255.0) ** 2.2).astype(np.float32),  # not affine: looked up
+        (np.arange(256) / 255.0).astype(np.float16),
+        (255 - np.arange(256)).astype(np.uint8),
+        (np.arange(256) - 128).astype(np.int8),
+    ],
+    ids=["float32-gamma", "float16", "uint8-inverted", "int8-raw"],
+)
+def test_other_tables_are_applied_exactly(use_cv2: bool, lut: np.ndarray) -> None:
+    pre = Preprocessor((512, 512), lut.dtype, lut, use_cv2=use_cv2)
+    assert pre.conversion == "lookup"
+    image = data.astronaut()
+    pre(image)
+    assert pre.buffer.dtype == lut.dtype
+    np.testing.assert_array_equal(pre.buffer[0], lut[image])
+
+
+def test_raw_uint8_pixels_are_copied() -> None:
+    pre = Preprocessor((512, 512), np.dtype(np.uint8), np.arange(256, dtype=np.uint8))
+    assert pre.conversion == "copy"
+    image = data.astronaut()
+    pre(image)
+    np.testing.assert_array_equal(pre.buffer[0], image)
+
+
+def test_affine_coefficients_only_for_affine_float32_tables() -> None:
+    lut = input_lut(np.dtype(np.float32), 0.0, 0, 127.5, 127.5)
+    alpha, gamma = affine_coefficients(lut) or (0.0, 0.0)
+    assert alpha == pytest.approx(1 / 127.5)
+    assert gamma == pytest.approx(-1.0)
+    bent = lut.copy()
+    bent[200] += 1e-3
+    assert affine_coefficients(bent) is None
+    assert affine_coefficients(lut.astype(np.float16)) is None
+    assert affine_coefficients(np.arange(256, dtype=np.uint8)) is None
+
+
+# --- writing into a caller's array, letterbox padding across frames ----------------
+
+SIZES = [(512, 300), (200, 400), (600, 600), (512, 300), (512, 300), (301, 300), (640, 480)]
+"""Frame sizes in turn: wide, tall, square (no padding), wide again, a 1-column pad..."""
+
+
+def _photo(width: int, height: int) -> np.ndarray:
+    import cv2
+
+    return np.ascontiguousarray(cv2.resize(data.astronaut(), (width, height)))
+
+
+@CV2_OR_NOT
+@pytest.mark.parametrize("kind", ["float32", "uint8"])
+@pytest.mark.parametrize("target", ["buffer", "out"])
+def test_letterbox_padding_is_right_whatever_the_previous_frame(
+    use_cv2: bool, kind: str, target: str
+) -> None:
+    if kind == "float32":
+        lut = input_lut(np.dtype(np.float32), 0.0, 0, 127.5, 127.5)
+    else:
+        lut = np.arange(256, dtype=np.uint8)
+    pre = Preprocessor((300, 300), lut.dtype, lut, "letterbox", use_cv2=use_cv2)
+    out = np.zeros((1, 300, 300, 3), lut.dtype) if target == "out" else None
+    for width, height in SIZES:
+        image = _photo(width, height)
+        placement = pre(image, out)
+        filled = pre.buffer if out is None else out
+        fresh = Preprocessor((300, 300), lut.dtype, lut, "letterbox", use_cv2=use_cv2)
+        assert fresh(image) == placement
+        np.testing.assert_array_equal(filled, fresh.buffer, err_msg=f"{width}x{height}")
+        x, y, w, h = placement.content
+        pad = np.ones((300, 300), bool)
+        pad[y : y + h, x : x + w] = False
+        assert bool(pad.any()) is placement.padded
+        assert np.all(filled[0][pad] == lut[PAD_PIXEL])
+
+
+def test_padding_is_written_again_when_the_target_memory_changes() -> None:
+    lut = np.arange(256, dtype=np.uint8)
+    pre = Preprocessor((300, 300), np.dtype(np.uint8), lut, "letterbox")
+    image = _photo(512, 300)
+    first = np.zeros((1, 300, 300, 3), np.uint8)
+    second = np.zeros((1, 300, 300, 3), np.uint8)
+    placement = pre(image, first)
+    assert placement.padded
+    pre(image, second)
+    np.testing.assert_array_equal(second, first)
+    pre(image)  # and into its own buffer
+    np.testing.assert_array_equal(pre.buffer, first)
+
+
+def test_frame_scale_and_offset_are_what_to_frame_applies() -> None:
+    placement = Placement.fit((640, 480), (300, 300), "letterbox")
+    (sx, sy), (ox, oy) = placement.frame_scale, placement.frame_offset
+    box = np.array([[0.1, 0.3, 0.6, 0.8]], np.float32)
+    expected = [[0.1 * sx - ox, 0.3 * sy - oy, 0.6 * sx - ox, 0.8 * sy - oy]]
+    np.testing.assert_allclose(placement.to_frame(box), expected, atol=1e-6)
+    assert not Placement.fit((600, 600), (300, 300), "letterbox").padded
+    assert not Placement.fit((640, 480), (300, 300), "stretch").padded
