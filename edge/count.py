@@ -56,6 +56,17 @@ class _Ghost:
     home_time: float
 
 
+# Columns of LineCounter._state: the anchor (last feet beyond the band on the committed
+# side), the feet and time of the last detection, the velocity of the feet, the box
+# height, and when the track was last beyond the band on its committed side.
+_ANCHOR = slice(0, 2)
+_FEET = slice(2, 4)
+_VELOCITY = slice(4, 6)
+_HEIGHT = 6
+_TIME = 7
+_HOME_TIME = 8
+_COLUMNS = 9
+
 END_CROSSING_SECONDS = 2.0
 """At the end of footage, a track seen past the line that left its side at most this long
 before its last detection is crossing; one that stood on the line longer is not."""
@@ -85,16 +96,11 @@ class LineCounter:
         self._ghost_radius = ghost_radius
         self.total_in = 0
         self.total_out = 0
-        # Per-track state, rows sorted by id.
+        # Per-track state, rows sorted by id: floats packed in one array (columns below)
+        # and side, streak in another, so a frame gathers and reorders two arrays.
         self._ids = np.zeros((0,), np.int64)
-        self._side = np.zeros((0,), np.int8)
-        self._streak = np.zeros((0,), np.int16)
-        self._anchor = np.zeros((0, 2))
-        self._feet = np.zeros((0, 2))
-        self._velocity = np.zeros((0, 2))
-        self._height = np.zeros((0,))
-        self._time = np.zeros((0,))
-        self._home_time = np.zeros((0,))
+        self._state = np.zeros((0, _COLUMNS))
+        self._flags = np.zeros((0, 2), np.int16)
         self._ghosts: list[_Ghost] = []
 
     def reset(self) -> None:
@@ -120,91 +126,85 @@ class LineCounter:
         at = positions if positions is not None else TrackPositions.of(tracks)
         ids = tracks.ids
         feet = at.feet
-        heights = at.heights
         n = ids.shape[0]
         dist = signed_distance(feet, self._a, self._b) * self._orient if n else np.zeros(0)
         band = self._band(at.xyxy)
 
-        pos = np.searchsorted(self._ids, ids)
-        pos_c = np.minimum(pos, max(self._ids.shape[0] - 1, 0))
-        known = (
-            (pos < self._ids.shape[0]) & (self._ids[pos_c] == ids)
-            if self._ids.size
-            else (np.zeros(n, bool))
-        )
-
-        side = np.zeros(n, np.int8)
-        streak = np.zeros(n, np.int16)
-        anchor = feet.copy()
-        velocity = np.zeros((n, 2))
-        prev_time = np.full(n, timestamp)
-        home_time = np.full(n, timestamp)
-        side[known] = self._side[pos_c[known]]
-        streak[known] = self._streak[pos_c[known]]
-        anchor[known] = self._anchor[pos_c[known]]
-        prev_feet = feet.copy()
-        prev_feet[known] = self._feet[pos_c[known]]
-        velocity[known] = self._velocity[pos_c[known]]
-        prev_time[known] = self._time[pos_c[known]]
-        home_time[known] = self._home_time[pos_c[known]]
-
         self._expire_ghosts(timestamp)
-        for i in np.flatnonzero(~known):
-            ghost = self._claim_ghost(feet[i], heights[i], timestamp)
-            if ghost is not None:
-                side[i] = ghost.side
-                anchor[i] = ghost.anchor
-                velocity[i] = ghost.velocity
-                home_time[i] = ghost.home_time
+        if self._ids.size:
+            pos = np.minimum(np.searchsorted(self._ids, ids), self._ids.size - 1)
+            known = self._ids[pos] == ids
+        else:
+            pos = np.zeros(n, np.intp)
+            known = np.zeros(n, bool)
+        if known.all():
+            state = self._state[pos]
+            flags = self._flags[pos]
+        else:
+            state = np.empty((n, _COLUMNS))
+            state[:, _ANCHOR] = feet
+            state[:, _FEET] = feet
+            state[:, _VELOCITY] = 0.0
+            state[:, _TIME] = timestamp
+            state[:, _HOME_TIME] = timestamp
+            flags = np.zeros((n, 2), np.int16)
+            state[known] = self._state[pos[known]]
+            flags[known] = self._flags[pos[known]]
+            for i in np.flatnonzero(~known):
+                ghost = self._claim_ghost(feet[i], float(at.heights[i]), timestamp)
+                if ghost is not None:
+                    flags[i, 0] = ghost.side
+                    state[i, _ANCHOR] = ghost.anchor
+                    state[i, _VELOCITY] = ghost.velocity
+                    state[i, _HOME_TIME] = ghost.home_time
+        side = flags[:, 0]
+        streak = flags[:, 1]
 
         # Only a real detection may commit a side or teach the velocity: a coasting box
         # is the tracker's guess. Place, time and velocity are of the last detection.
         observed = ~tracks.coasting
-        dt = timestamp - prev_time
+        dt = timestamp - state[:, _TIME]
         moving = known & observed & (dt > 0)
         if moving.any():
-            step = (feet[moving] - prev_feet[moving]) / dt[moving, None]
-            velocity[moving] = 0.6 * velocity[moving] + 0.4 * step
-        keep_last = known & ~observed
-        seen_feet = np.where(keep_last[:, None], prev_feet, feet)
-        seen_time = np.where(keep_last, prev_time, timestamp)
+            step = (feet[moving] - state[moving, _FEET]) / dt[moving, None]
+            state[moving, _VELOCITY] = 0.6 * state[moving, _VELOCITY] + 0.4 * step
+        state[observed, _FEET] = feet[observed]
+        state[observed, _TIME] = timestamp
+        state[:, _HEIGHT] = at.heights
 
         beyond_in = (dist > band) & observed
         beyond_out = (dist < -band) & observed
         # A side is taken after `confirm` detections in a row beyond the band on it; the
         # streak's sign is its direction. Taking the far side is a crossing.
-        direction = np.where(beyond_in, 1, np.where(beyond_out, -1, 0)).astype(np.int16)
+        direction = beyond_in.astype(np.int16) - beyond_out
         candidate = (direction != 0) & (direction != side)
         extends = candidate & (np.sign(streak) == direction)
-        streak = np.where(
+        streak[:] = np.where(
             extends,
             streak + direction,
             np.where(candidate, direction, np.where(observed, 0, streak)),
-        ).astype(np.int16)
+        )
         # A track appearing beyond the band takes that side at once; a side taken later,
         # or the far side, needs `confirm` detections in a row.
         commit = candidate & ((~known & (side == 0)) | (np.abs(streak) >= self._confirm))
-        flipped = commit & (side != 0)
-        new_side = side.copy()
-        new_side[commit] = direction[commit]
-        streak[commit] = 0
-        crossed = self._tally(anchor[flipped], feet[flipped], new_side[flipped])
+        crossed = Crossings(0, 0)
+        if commit.any():
+            flipped = commit & (side != 0)
+            crossed = self._tally(state[flipped, _ANCHOR], feet[flipped], direction[flipped])
+            side[commit] = direction[commit]
+            streak[commit] = 0
+        home = ((side == 1) & beyond_in) | ((side == -1) & beyond_out)
+        state[home, _ANCHOR] = feet[home]
+        state[home, _HOME_TIME] = timestamp
 
-        home = ((new_side == 1) & beyond_in) | ((new_side == -1) & beyond_out)
-        anchor[home] = feet[home]
-        home_time[home] = timestamp
-
-        self._retire(pos_c[known] if self._ids.size else np.zeros(0, np.intp))
-        order = np.argsort(ids, kind="stable")
-        self._ids = ids[order].copy()
-        self._side = new_side[order]
-        self._streak = streak[order]
-        self._anchor = anchor[order]
-        self._feet = seen_feet[order]
-        self._velocity = velocity[order]
-        self._height = heights[order]
-        self._time = seen_time[order]
-        self._home_time = home_time[order]
+        if self._ids.size > np.count_nonzero(known):
+            self._retire(pos[known])
+        if n > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+            order = np.argsort(ids, kind="stable")
+            ids, state, flags = ids[order], state[order], flags[order]
+        self._ids = ids.copy()
+        self._state = state
+        self._flags = flags
         return crossed
 
     def finish(self) -> Crossings:
@@ -218,22 +218,25 @@ class LineCounter:
         """
         if self._ids.size == 0:
             return Crossings(0, 0)
-        beyond = (self._side != 0) & (np.sign(self._streak) == -self._side)
-        dist = signed_distance(self._feet, self._a, self._b) * self._orient
+        side = self._flags[:, 0]
+        streak = self._flags[:, 1]
+        state = self._state
+        beyond = (side != 0) & (np.sign(streak) == -side)
+        dist = signed_distance(state[:, _FEET], self._a, self._b) * self._orient
         passing = (
-            (self._side != 0)
-            & (dist * self._side < 0)
-            & (self._time - self._home_time <= END_CROSSING_SECONDS)
+            (side != 0)
+            & (dist * side < 0)
+            & (state[:, _TIME] - state[:, _HOME_TIME] <= END_CROSSING_SECONDS)
         )
         pending = beyond | passing
         if not pending.any():
             return Crossings(0, 0)
-        crossed = self._tally(self._anchor[pending], self._feet[pending], -self._side[pending])
-        self._side[pending] = -self._side[pending]
-        self._streak[pending] = 0
+        crossed = self._tally(state[pending, _ANCHOR], state[pending, _FEET], -side[pending])
+        side[pending] = -side[pending]
+        streak[pending] = 0
         return crossed
 
-    def _tally(self, start: F64, end: F64, new_side: npt.NDArray[np.int8]) -> Crossings:
+    def _tally(self, start: F64, end: F64, new_side: npt.NDArray[np.int16]) -> Crossings:
         """Add the side changes whose path start -> end meets the segment to the totals."""
         if start.shape[0] == 0:
             return Crossings(0, 0)
@@ -248,20 +251,19 @@ class LineCounter:
 
     def _retire(self, continuing: npt.NDArray[np.intp]) -> None:
         """Tracks that ended (rows not in `continuing`) leave a ghost if they had a side."""
-        if self._ids.size in (0, continuing.size):
-            return
         gone = np.ones(self._ids.size, bool)
         gone[continuing] = False
-        for i in np.flatnonzero(gone & (self._side != 0)):
+        for i in np.flatnonzero(gone & (self._flags[:, 0] != 0)):
+            row = self._state[i]
             self._ghosts.append(
                 _Ghost(
-                    side=int(self._side[i]),
-                    anchor=self._anchor[i].copy(),
-                    feet=self._feet[i].copy(),
-                    velocity=self._velocity[i].copy(),
-                    height=float(self._height[i]),
-                    time=float(self._time[i]),
-                    home_time=float(self._home_time[i]),
+                    side=int(self._flags[i, 0]),
+                    anchor=row[_ANCHOR].copy(),
+                    feet=row[_FEET].copy(),
+                    velocity=row[_VELOCITY].copy(),
+                    height=float(row[_HEIGHT]),
+                    time=float(row[_TIME]),
+                    home_time=float(row[_HOME_TIME]),
                 )
             )
 

@@ -31,13 +31,15 @@ _CHI2_95_4DOF = 9.488
 _MOTION_WEIGHT = 0.125
 # Direction consistency (after OC-SORT's observation-centric momentum): a box that lies
 # behind a moving track's last observation, against its velocity, is probably someone
-# walking the other way. IoU is scaled by 1 - w (1 - cos) / 2: halved for a box straight
-# behind, untouched straight ahead. Tracks slower than _DIR_MIN_SPEED heights per
-# reference step, or boxes within _DIR_MIN_STEP heights of the last observation, have no
-# direction to speak of.
+# walking the other way. Among the pairs that may match, the preference is scaled by
+# 1 - w (1 - cos) / 2: halved for a box straight behind, untouched straight ahead. Tracks
+# slower than _DIR_MIN_SPEED heights per reference step, or boxes within _DIR_MIN_STEP
+# heights of the last observation, have no direction to speak of.
 _DIR_WEIGHT = 0.5
 _DIR_MIN_SPEED = 0.005
 _DIR_MIN_STEP = 0.02
+_ANY = 1e-12
+"""Threshold for greedy_match over `_similarity` scores, which are 0 where no match may be."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,24 +72,14 @@ class TrackerSettings:
 
 def _to_state(xyxy: F64) -> F64:
     """x1,y1,x2,y2 -> cx,cy,w,h."""
-    out = np.empty_like(xyxy)
-    out[:, 0] = (xyxy[:, 0] + xyxy[:, 2]) * 0.5
-    out[:, 1] = (xyxy[:, 1] + xyxy[:, 3]) * 0.5
-    out[:, 2] = xyxy[:, 2] - xyxy[:, 0]
-    out[:, 3] = xyxy[:, 3] - xyxy[:, 1]
-    return out
+    return np.concatenate([(xyxy[:, :2] + xyxy[:, 2:4]) * 0.5, xyxy[:, 2:4] - xyxy[:, :2]], 1)
 
 
 def _to_xyxy(state: F64, grow: F64 | float = 0.0) -> F64:
     """cx,cy,w,h (N, >=4) -> x1,y1,x2,y2, each side grown by `grow` times the size."""
-    w = np.maximum(state[:, 2], 1e-6) * (1.0 + 2.0 * np.asarray(grow)) * 0.5
-    h = np.maximum(state[:, 3], 1e-6) * (1.0 + 2.0 * np.asarray(grow)) * 0.5
-    out = np.empty((state.shape[0], 4))
-    out[:, 0] = state[:, 0] - w
-    out[:, 1] = state[:, 1] - h
-    out[:, 2] = state[:, 0] + w
-    out[:, 3] = state[:, 1] + h
-    return out
+    scale = 0.5 + np.asarray(grow)
+    half = np.maximum(state[:, 2:4], 1e-6) * (scale[:, None] if scale.ndim else scale)
+    return np.concatenate([state[:, :2] - half, state[:, :2] + half], 1)
 
 
 def greedy_match(
@@ -169,29 +161,16 @@ class Tracker:
         step = dt / _REF_STEP
         h = np.maximum(self._mean[:, 3], 1e-3)
         self._mean[:, :4] += self._mean[:, 4:] * step
-        # P = F P F^T + Q with F = [[I, step I], [0, I]], written out blockwise.
-        p = self._cov
-        a = p[:, :4, :4] + step * (p[:, 4:, :4] + p[:, :4, 4:]) + step * step * p[:, 4:, 4:]
-        b = p[:, :4, 4:] + step * p[:, 4:, 4:]
-        new = np.empty_like(p)
-        new[:, :4, :4] = a
-        new[:, :4, 4:] = b
-        new[:, 4:, :4] = np.transpose(b, (0, 2, 1))
-        new[:, 4:, 4:] = p[:, 4:, 4:]
-        q_pos = (_STD_POS * h) ** 2 * step
-        q_vel = (_STD_VEL * h) ** 2 * step
-        idx = np.arange(4)
-        new[:, idx, idx] += q_pos[:, None]
-        new[:, idx + 4, idx + 4] += q_vel[:, None]
-        self._cov = new
+        # P = F P F^T + Q with F = [[I, step I], [0, I]] and Q = diag(pos, vel) * h^2 step.
+        f = _transition(step)
+        self._cov = f @ self._cov @ f.T + (h * h * step)[:, None, None] * _Q_UNIT
 
     def _innovation_inverse(self) -> F64:
         """(T, 4, 4) inverse covariance of each track's predicted measurement."""
-        cov = self._cov[:, :4, :4].copy()
+        if self._cov.shape[0] == 0:
+            return np.zeros((0, 4, 4))
         r = (_STD_MEAS * np.maximum(self._mean[:, 3], 1e-3)) ** 2
-        idx = np.arange(4)
-        cov[:, idx, idx] += r[:, None]
-        return np.asarray(np.linalg.inv(cov)) if cov.shape[0] else cov
+        return np.asarray(np.linalg.inv(self._cov[:, :4, :4] + r[:, None, None] * _EYE4))
 
     def _similarity(
         self,
@@ -200,22 +179,26 @@ class Tracker:
         threshold: float,
         frame: _FrameData,
     ) -> F64:
-        """IoU of predicted (buffered) boxes with detections, weighed by how well each
-        box fits the track's motion (Mahalanobis distance and direction of travel, from
-        the last observed centre) and zeroed where the motion rules the pair out:
-        squared Mahalanobis distance of the box (cx, cy, w, h) from the prediction above
-        the chi-square 95% quantile for 4 degrees. Only pairs that could match at all
-        (IoU at the stage's threshold) are tested."""
+        """Preference of each track for each detection; 0 where they cannot match.
+
+        A pair can match when the IoU of the predicted (buffered) box with the detection,
+        weighed by how well the box fits the track's motion, reaches `threshold` and the
+        squared Mahalanobis distance of the box (cx, cy, w, h) from the prediction is
+        within the chi-square 95% quantile for 4 degrees. Among the pairs that can match,
+        the direction of travel (from the track's last observed centre) ranks them: it
+        decides between competitors and never keeps a lone track from its box.
+        """
         sim = iou_matrix(frame.predicted[rows], frame.grown[cols])
         r, c = np.nonzero(sim >= threshold)
+        score = np.zeros_like(sim)
         if r.size:
             diff = frame.z[cols[c]] - self._mean[rows[r], :4]
-            d2 = np.einsum("ki,kij,kj->k", diff, frame.s_inv[rows[r]], diff)
-            far = d2 > _CHI2_95_4DOF
-            sim[r, c] *= np.exp(-_MOTION_WEIGHT * d2)
-            sim[r, c] *= self._direction_weight(rows[r], frame.z[cols[c], :2])
-            sim[r[far], c[far]] = 0.0
-        return sim
+            d2 = (diff[:, None, :] @ frame.s_inv[rows[r]] @ diff[:, :, None])[:, 0, 0]
+            weighed = sim[r, c] * np.exp(-_MOTION_WEIGHT * d2)
+            ok = (weighed >= threshold) & (d2 <= _CHI2_95_4DOF)
+            r, c = r[ok], c[ok]
+            score[r, c] = weighed[ok] * self._direction_weight(rows[r], frame.z[cols[c], :2])
+        return score
 
     def _direction_weight(self, rows: npt.NDArray[np.intp], centres: F64) -> F64:
         """Per (track row, box centre) pair: 1 ahead of the track's motion, down to
@@ -225,7 +208,7 @@ class Tracker:
         h = np.maximum(self._mean[rows, 3], 1e-3)
         speed = np.hypot(velocity[:, 0], velocity[:, 1])
         dist = np.hypot(step[:, 0], step[:, 1])
-        cos = np.einsum("ki,ki->k", velocity, step) / np.maximum(speed * dist, 1e-12)
+        cos = (velocity * step).sum(axis=1) / np.maximum(speed * dist, 1e-12)
         moving = (speed > _DIR_MIN_SPEED * h) & (dist > _DIR_MIN_STEP * h)
         return np.where(moving, 1.0 - _DIR_WEIGHT * 0.5 * (1.0 - cos), 1.0)
 
@@ -238,7 +221,7 @@ class Tracker:
         cov = self._cov[rows]
         gain = cov[:, :, :4] @ s_inv
         innovation = z - mean[:, :4]
-        self._mean[rows] = mean + np.einsum("nij,nj->ni", gain, innovation)
+        self._mean[rows] = mean + (gain @ innovation[:, :, None])[:, :, 0]
         self._cov[rows] = cov - gain @ cov[:, :4, :]
 
     def _spawn(self, boxes: F64, t: float) -> None:
@@ -297,9 +280,9 @@ class Tracker:
         free_high = high
         if confirmed.size and free_high.size:
             sim = self._similarity(confirmed, free_high, s.match_iou, frame)
-            r, c = greedy_match(sim, s.match_iou)
+            r, c = greedy_match(sim, _ANY)
             matched_track[confirmed[r]] = free_high[c]
-            free_high = np.delete(free_high, c)
+            free_high = _without(free_high, c)
 
         # Stage 2: the confirmed tracks left (lost ones too: a person coming out from
         # behind someone is often seen only weakly at first) against weak detections,
@@ -307,16 +290,16 @@ class Tracker:
         recent = confirmed[matched_track[confirmed] < 0]
         if recent.size and low.size:
             sim = self._similarity(recent, low, s.low_match_iou, frame)
-            r, c = greedy_match(sim, s.low_match_iou)
+            r, c = greedy_match(sim, _ANY)
             matched_track[recent[r]] = low[c]
 
         # Stage 3: tentative tracks against the confident detections left over.
         tentative = np.flatnonzero(~self._confirmed)
         if tentative.size and free_high.size:
             sim = self._similarity(tentative, free_high, s.match_iou, frame)
-            r, c = greedy_match(sim, s.match_iou)
+            r, c = greedy_match(sim, _ANY)
             matched_track[tentative[r]] = free_high[c]
-            free_high = np.delete(free_high, c)
+            free_high = _without(free_high, c)
 
         rows = np.flatnonzero(matched_track >= 0)
         self._correct(rows, frame.z[matched_track[rows]], frame.s_inv[rows])
@@ -343,12 +326,32 @@ class Tracker:
         return Tracks(self._ids[out].copy(), xyxy, lost_for[out] > 0)
 
 
+def _without(index: npt.NDArray[np.intp], taken: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """`index` less the entries at positions `taken`."""
+    if taken.size == 0:
+        return index
+    left = np.ones(index.size, bool)
+    left[taken] = False
+    return index[left]
+
+
+_EYE4 = np.eye(4)
+_Q_UNIT = np.diag([_STD_POS**2] * 4 + [_STD_VEL**2] * 4)
+_TRANSITIONS: dict[float, F64] = {}
+
+
+def _transition(step: float) -> F64:
+    """The constant-velocity transition matrix for `step` reference steps (memoised: a
+    camera's frame interval takes few distinct values)."""
+    f = _TRANSITIONS.get(step)
+    if f is None:
+        f = np.eye(8)
+        f[:4, 4:] = step * np.eye(4)
+        if len(_TRANSITIONS) < 64:
+            _TRANSITIONS[step] = f
+    return f
+
+
 def _grow_boxes(xyxy: F64, grow: float) -> F64:
-    w = (xyxy[:, 2] - xyxy[:, 0]) * grow
-    h = (xyxy[:, 3] - xyxy[:, 1]) * grow
-    out = xyxy.copy()
-    out[:, 0] -= w
-    out[:, 1] -= h
-    out[:, 2] += w
-    out[:, 3] += h
-    return out
+    margin = (xyxy[:, 2:4] - xyxy[:, :2]) * grow
+    return np.concatenate([xyxy[:, :2] - margin, xyxy[:, 2:4] + margin], 1)
