@@ -38,8 +38,6 @@ _MOTION_WEIGHT = 0.125
 _DIR_WEIGHT = 0.5
 _DIR_MIN_SPEED = 0.005
 _DIR_MIN_STEP = 0.02
-_ANY = 1e-12
-"""Threshold for greedy_match over `_similarity` scores, which are 0 where no match may be."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +85,18 @@ def greedy_match(
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """Pairs (rows, cols) chosen greedily by descending similarity, each at least `threshold`."""
     rows, cols = np.nonzero(similarity >= threshold)
+    return greedy_pairs(rows, cols, similarity[rows, cols])
+
+
+def greedy_pairs(
+    rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], score: F64
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """Of candidate pairs (rows[k], cols[k]) with `score[k]`, those chosen greedily by
+    descending score, each row and column at most once."""
     if rows.size == 0:
         empty = np.zeros((0,), np.intp)
         return empty, empty
-    order = np.argsort(-similarity[rows, cols], kind="stable")
+    order = np.argsort(-score, kind="stable")
     used_r: set[int] = set()
     used_c: set[int] = set()
     out_r: list[int] = []
@@ -103,6 +109,13 @@ def greedy_match(
         out_r.append(r)
         out_c.append(c)
     return np.asarray(out_r, np.intp), np.asarray(out_c, np.intp)
+
+
+def _contested(rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]) -> bool:
+    """Whether some row or column appears in more than one pair (rows ascending)."""
+    if rows.size <= 1:
+        return False
+    return bool((rows[1:] == rows[:-1]).any()) or int(np.bincount(cols).max()) > 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,33 +185,36 @@ class Tracker:
         r = (_STD_MEAS * np.maximum(self._mean[:, 3], 1e-3)) ** 2
         return np.asarray(np.linalg.inv(self._cov[:, :4, :4] + r[:, None, None] * _EYE4))
 
-    def _similarity(
+    def _associate(
         self,
         rows: npt.NDArray[np.intp],
         cols: npt.NDArray[np.intp],
         threshold: float,
         frame: _FrameData,
-    ) -> F64:
-        """Preference of each track for each detection; 0 where they cannot match.
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """Matched pairs, as positions into `rows` (tracks) and `cols` (detections).
 
         A pair can match when the IoU of the predicted (buffered) box with the detection,
         weighed by how well the box fits the track's motion, reaches `threshold` and the
         squared Mahalanobis distance of the box (cx, cy, w, h) from the prediction is
-        within the chi-square 95% quantile for 4 degrees. Among the pairs that can match,
-        the direction of travel (from the track's last observed centre) ranks them: it
-        decides between competitors and never keeps a lone track from its box.
+        within the chi-square 95% quantile for 4 degrees. Where pairs compete for a track
+        or a detection, they are taken greedily by that weight times the direction
+        consistency (from the track's last observed centre), so direction decides between
+        competitors and never keeps a lone track from its box.
         """
         sim = iou_matrix(frame.predicted[rows], frame.grown[cols])
         r, c = np.nonzero(sim >= threshold)
-        score = np.zeros_like(sim)
-        if r.size:
-            diff = frame.z[cols[c]] - self._mean[rows[r], :4]
-            d2 = (diff[:, None, :] @ frame.s_inv[rows[r]] @ diff[:, :, None])[:, 0, 0]
-            weighed = sim[r, c] * np.exp(-_MOTION_WEIGHT * d2)
-            ok = (weighed >= threshold) & (d2 <= _CHI2_95_4DOF)
-            r, c = r[ok], c[ok]
-            score[r, c] = weighed[ok] * self._direction_weight(rows[r], frame.z[cols[c], :2])
-        return score
+        if r.size == 0:
+            return r, c
+        diff = frame.z[cols[c]] - self._mean[rows[r], :4]
+        d2 = (diff[:, None, :] @ frame.s_inv[rows[r]] @ diff[:, :, None])[:, 0, 0]
+        weighed = sim[r, c] * np.exp(-_MOTION_WEIGHT * d2)
+        ok = (weighed >= threshold) & (d2 <= _CHI2_95_4DOF)
+        r, c = r[ok], c[ok]
+        if not _contested(r, c):
+            return r, c
+        score = weighed[ok] * self._direction_weight(rows[r], frame.z[cols[c], :2])
+        return greedy_pairs(r, c, score)
 
     def _direction_weight(self, rows: npt.NDArray[np.intp], centres: F64) -> F64:
         """Per (track row, box centre) pair: 1 ahead of the track's motion, down to
@@ -279,8 +295,7 @@ class Tracker:
         confirmed = np.flatnonzero(self._confirmed)
         free_high = high
         if confirmed.size and free_high.size:
-            sim = self._similarity(confirmed, free_high, s.match_iou, frame)
-            r, c = greedy_match(sim, _ANY)
+            r, c = self._associate(confirmed, free_high, s.match_iou, frame)
             matched_track[confirmed[r]] = free_high[c]
             free_high = _without(free_high, c)
 
@@ -289,15 +304,13 @@ class Tracker:
         # which the motion gate keeps to where each track can be.
         recent = confirmed[matched_track[confirmed] < 0]
         if recent.size and low.size:
-            sim = self._similarity(recent, low, s.low_match_iou, frame)
-            r, c = greedy_match(sim, _ANY)
+            r, c = self._associate(recent, low, s.low_match_iou, frame)
             matched_track[recent[r]] = low[c]
 
         # Stage 3: tentative tracks against the confident detections left over.
         tentative = np.flatnonzero(~self._confirmed)
         if tentative.size and free_high.size:
-            sim = self._similarity(tentative, free_high, s.match_iou, frame)
-            r, c = greedy_match(sim, _ANY)
+            r, c = self._associate(tentative, free_high, s.match_iou, frame)
             matched_track[tentative[r]] = free_high[c]
             free_high = _without(free_high, c)
 

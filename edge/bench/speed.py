@@ -218,18 +218,43 @@ class SensorSpeed:
     peak_rss_mb: float
     decodes_jpeg: bool
     capture: str = "mjpeg"
+    round_ratios: tuple[float, ...] = ()
 
     @property
     def ratio(self) -> float:
-        """Pipeline frame rate over the bare `invoke()` loop's."""
+        """Pipeline frame rate over the bare `invoke()` loop's: the median of the rounds'
+        ratios when measured in rounds, else the ratio of the overall rates."""
+        if self.round_ratios:
+            return float(np.median(self.round_ratios))
         return self.pipeline_fps / self.bare_fps if self.bare_fps > 0 else 0.0
 
 
-def _bare_fps(detector: Any, frames: int) -> float:
+def _bare_seconds(detector: Any, frames: int) -> float:
     start = time.perf_counter()
     for _ in range(frames):
         detector.invoke()
-    return frames / (time.perf_counter() - start)
+    return time.perf_counter() - start
+
+
+class _Window:
+    """`FrameSource` giving the next `count` frames of a longer source, then None."""
+
+    def __init__(self, inner: Any, count: int) -> None:
+        self._inner = inner
+        self._left = count
+
+    def open(self) -> None:
+        pass
+
+    def read(self) -> Frame | None:
+        if self._left <= 0:
+            return None
+        self._left -= 1
+        frame: Frame | None = self._inner.read()
+        return frame
+
+    def close(self) -> None:
+        pass
 
 
 def peak_rss_kb() -> int:
@@ -255,62 +280,84 @@ def measure_sensor(
     *,
     warmup: int = 5,
     capture: str = "mjpeg",
+    rounds: int = 8,
 ) -> SensorSpeed:
-    """Run the pipeline on `frames` panned photo frames; the bare invoke loop before and after.
+    """Run the pipeline on `frames` panned photo frames, in `rounds` rounds, each next to
+    a bare invoke loop of as many frames (alternately before and after it).
 
-    The bare frame rate is the mean of the two loops, so a clock that drifts during the run
-    does not favour either side of the ratio.
+    Each round gives one ratio of frame rates measured side by side, so the clock drifting
+    or a neighbour's burst of load shifts both sides of that ratio alike; the reported
+    ratio is the median over rounds. A fresh pipeline runs each round (its tracks start
+    anew), on the next frames of the same pan.
     """
     from edge.detect import load_detector
 
     detector = load_detector(DetectorConfig(model=MODELS[model], threads=threads))
-    source: Any
+    rounds = max(1, min(rounds, frames))
+    per_round = max(1, frames // rounds)
     decodes = False
     if capture == "isp":
         # The Pi camera's ISP delivers RGB at the model's input size: no decode, no resize.
         # A short pan is held in memory and cycled, so the test data stays small.
         size = detector.input_size
         held = [resize(f, size) for f in panned_frames(min(frames, 30), image=image)]
-        source = ListFrameSource(held, count=frames)
+        frame_source: Any = ListFrameSource(held, count=per_round * rounds)
     else:
-        encoded = EncodedSource(panned_frames(frames, image=image))
+        encoded = EncodedSource(panned_frames(per_round * rounds, image=image))
         decodes = encoded.decodes
-        source = PrefetchSource(encoded)  # as the sensor reads files and streams
+        frame_source = encoded
     for warm in panned_frames(warmup, image=image):
         detector.detect(Frame(warm, 0, _ORIGIN))
-    bare_before = _bare_fps(detector, frames // 2)
     timed = StageTimedDetector(detector)
-    pipeline = build_pipeline(source, timed)
-    cpu0 = time.process_time()
-    wall0 = time.perf_counter()
-    summary = pipeline.run()
-    wall = time.perf_counter() - wall0
-    cpu = time.process_time() - cpu0
-    n = max(summary.frames, 1)
-    per_frame = pipeline.times.per_frame()
+    stage_totals: dict[str, float] = {}
+    ratios: list[float] = []
+    bare_wall = pipe_wall = cpu = 0.0
+    done = 0
+    for index in range(rounds):
+        window: Any = _Window(frame_source, per_round)
+        # Files and streams are read ahead by the sensor's prefetching reader.
+        source = window if capture == "isp" else PrefetchSource(window)
+        pipeline = build_pipeline(source, timed)
+        before = index % 2 == 0
+        bare = _bare_seconds(detector, per_round) if before else 0.0
+        cpu0 = time.process_time()
+        wall0 = time.perf_counter()
+        summary = pipeline.run()
+        wall = time.perf_counter() - wall0
+        cpu += time.process_time() - cpu0
+        if not before:
+            bare = _bare_seconds(detector, per_round)
+        bare_wall += bare
+        pipe_wall += wall
+        done += summary.frames
+        ratios.append((summary.frames / wall) / (per_round / bare))
+        for stage, total in pipeline.times.totals.items():
+            stage_totals[stage] = stage_totals.get(stage, 0.0) + total
+    n = max(done, 1)
     inner = {stage: total / n for stage, total in timed.totals.items()}
+    outer = {stage: total / n for stage, total in stage_totals.items()}
     stages = {
-        "capture": per_frame.get("capture", 0.0),
+        "capture": outer.get("capture", 0.0),
         "preprocess": inner.get("preprocess", 0.0),
         "inference": inner.get("inference", 0.0),
         "decode": inner.get("decode", 0.0),
-        "track": per_frame.get("track", 0.0),
-        "count": per_frame.get("count", 0.0),
-        "publish": per_frame.get("publish", 0.0),
+        "track": outer.get("track", 0.0),
+        "count": outer.get("count", 0.0),
+        "publish": outer.get("publish", 0.0),
     }
-    bare_after = _bare_fps(detector, frames // 2)
     rss_kb = peak_rss_kb()
     return SensorSpeed(
         model=model,
         threads=threads,
-        frames=summary.frames,
+        frames=done,
         stages_ms={k: v * 1e3 for k, v in stages.items()},
-        pipeline_fps=summary.frames / wall,
-        bare_fps=(bare_before + bare_after) / 2,
+        pipeline_fps=done / pipe_wall,
+        bare_fps=per_round * rounds / bare_wall,
         cpu_ms_per_frame=cpu / n * 1e3,
         peak_rss_mb=rss_kb / 1024.0,
         decodes_jpeg=decodes,
         capture=capture,
+        round_ratios=tuple(ratios),
     )
 
 
@@ -345,6 +392,7 @@ def measure_in_subprocess(
         tail = done.stderr.strip().splitlines()[-1:] or ["no message"]
         raise RuntimeError(f"speed run {model}/{threads}/{capture} failed: {tail[0]}")
     data = json.loads(done.stdout.strip().splitlines()[-1])
+    data["round_ratios"] = tuple(data.get("round_ratios", ()))
     return SensorSpeed(**data)
 
 
