@@ -90,6 +90,9 @@ class LineCounter:
         self._hysteresis = line.hysteresis
         direction = (self._b - self._a) / float(np.hypot(*(self._b - self._a)))
         self._normal = np.abs(np.array([direction[1], direction[0]]))
+        # Signed distance toward `inside`, as one dot product: feet @ _toward - _offset.
+        self._toward = self._orient * np.array([-direction[1], direction[0]])
+        self._offset = float(self._toward @ self._a)
         self._confirm = line.confirm_frames
         self._min_band = line.min_band
         self._ghost_seconds = ghost_seconds
@@ -127,7 +130,7 @@ class LineCounter:
         ids = tracks.ids
         feet = at.feet
         n = ids.shape[0]
-        dist = signed_distance(feet, self._a, self._b) * self._orient if n else np.zeros(0)
+        dist = feet @ self._toward - self._offset
         band = self._band(at.xyxy)
 
         self._expire_ghosts(timestamp)
@@ -222,7 +225,7 @@ class LineCounter:
         streak = self._flags[:, 1]
         state = self._state
         beyond = (side != 0) & (np.sign(streak) == -side)
-        dist = signed_distance(state[:, _FEET], self._a, self._b) * self._orient
+        dist = state[:, _FEET] @ self._toward - self._offset
         passing = (
             (side != 0)
             & (dist * side < 0)
