@@ -50,12 +50,24 @@ class Stream:
         return _ORIGIN + index / self.scene.fps
 
 
+SEED_STRIDE = 1000
+"""Detector seed k of a scene draws its faults from the scene's seed + k * SEED_STRIDE."""
+
+
 def detection_stream(
-    scene: Scene, profile: str, faults: Faults | None = None, frames: int | None = None
+    scene: Scene,
+    profile: str,
+    faults: Faults | None = None,
+    frames: int | None = None,
+    seed: int = 0,
 ) -> Stream:
-    """The simulated detections of the first `frames` frames (all when None)."""
+    """The simulated detections of the first `frames` frames (all when None).
+
+    `seed` 0 draws the faults from the scene's own seed; any other draws a different,
+    equally seeded set of misses, gaps, jitter and false positives on the same people.
+    """
     count = scene.frames if frames is None else min(frames, scene.frames)
-    detector = SimulatedDetector(scene, faults)
+    detector = SimulatedDetector(scene, faults, scene.seed + seed * SEED_STRIDE)
     pixel = np.zeros((1, 1, 3), np.uint8)  # the simulated detector reads only the index
     out = [
         detector.detect(Frame(pixel, index, _ORIGIN + index / scene.fps)) for index in range(count)
