@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.detections import Detections
-from edge.geometry import iou_matrix
+from edge.geometry import iou_of_boxes
 from edge.tracks import Tracks
 
 F64 = npt.NDArray[np.float64]
@@ -202,7 +202,7 @@ class Tracker:
         consistency (from the track's last observed centre), so direction decides between
         competitors and never keeps a lone track from its box.
         """
-        sim = iou_matrix(frame.predicted[rows], frame.grown[cols])
+        sim = iou_of_boxes(frame.predicted[rows], frame.grown[cols])
         r, c = np.nonzero(sim >= threshold)
         if r.size == 0:
             return r, c
@@ -276,8 +276,7 @@ class Tracker:
 
         boxes = detections.xyxy.astype(np.float64)
         scores = detections.score
-        high = np.flatnonzero(scores >= s.high_score)
-        low = np.flatnonzero((scores >= s.low_score) & (scores < s.high_score))
+        high = (scores >= s.high_score).nonzero()[0]
 
         n_tracks = self._ids.shape[0]
         matched_track = np.full(n_tracks, -1, np.intp)  # detection index per track
@@ -292,7 +291,7 @@ class Tracker:
         )
 
         # Stage 1: confirmed tracks (tracked or lost) against confident detections.
-        confirmed = np.flatnonzero(self._confirmed)
+        confirmed = self._confirmed.nonzero()[0]
         free_high = high
         if confirmed.size and free_high.size:
             r, c = self._associate(confirmed, free_high, s.match_iou, frame)
@@ -303,40 +302,52 @@ class Tracker:
         # behind someone is often seen only weakly at first) against weak detections,
         # which the motion gate keeps to where each track can be.
         recent = confirmed[matched_track[confirmed] < 0]
-        if recent.size and low.size:
-            r, c = self._associate(recent, low, s.low_match_iou, frame)
-            matched_track[recent[r]] = low[c]
+        if recent.size:
+            low = ((scores >= s.low_score) & (scores < s.high_score)).nonzero()[0]
+            if low.size:
+                r, c = self._associate(recent, low, s.low_match_iou, frame)
+                matched_track[recent[r]] = low[c]
 
         # Stage 3: tentative tracks against the confident detections left over.
-        tentative = np.flatnonzero(~self._confirmed)
-        if tentative.size and free_high.size:
+        if free_high.size and confirmed.size < n_tracks:
+            tentative = np.flatnonzero(~self._confirmed)
             r, c = self._associate(tentative, free_high, s.match_iou, frame)
             matched_track[tentative[r]] = free_high[c]
             free_high = _without(free_high, c)
 
-        rows = np.flatnonzero(matched_track >= 0)
-        self._correct(rows, frame.z[matched_track[rows]], frame.s_inv[rows])
-        self._hits[rows] += 1
-        self._last_seen[rows] = timestamp
-        self._obs[rows] = frame.z[matched_track[rows], :2]
-        self._confirmed |= self._hits >= s.min_hits
-        unmatched = matched_track < 0
-        # A lost track keeps its place but not its growth rate.
-        self._mean[unmatched, 6:] = 0.0
+        rows = (matched_track >= 0).nonzero()[0]
+        if rows.size:
+            self._correct(rows, frame.z[matched_track[rows]], frame.s_inv[rows])
+            self._hits[rows] += 1
+            self._last_seen[rows] = timestamp
+            self._obs[rows] = frame.z[matched_track[rows], :2]
+            self._confirmed |= self._hits >= s.min_hits
+        if rows.size < n_tracks:
+            unmatched = matched_track < 0
+            # A lost track keeps its place but not its growth rate.
+            self._mean[unmatched, 6:] = 0.0
+            keep = ~(unmatched & ~self._confirmed) & (
+                timestamp - self._last_seen <= s.max_age_seconds
+            )
+            if not keep.all():
+                self._select(np.flatnonzero(keep))
+        if free_high.size:
+            self._spawn(boxes[free_high], timestamp)
+        return self._output(timestamp)
 
-        keep = ~(unmatched & ~self._confirmed) & (timestamp - self._last_seen <= s.max_age_seconds)
-        if not keep.all():
-            self._select(np.flatnonzero(keep))
-        self._spawn(boxes[free_high], timestamp)
-
+    def _output(self, timestamp: float) -> Tracks:
+        """Confirmed tracks seen now, or lost for at most `coast_seconds` and still in view:
+        a coasting track whose predicted feet have left the image walked out of view."""
         lost_for = timestamp - self._last_seen
-        # A coasting track whose predicted feet have left the image walked out of view.
-        cx, bottom = self._mean[:, 0], self._mean[:, 1] + self._mean[:, 3] * 0.5
-        in_view = (cx >= 0.0) & (cx <= 1.0) & (bottom >= 0.0) & (bottom <= 1.0)
-        visible = self._confirmed & (lost_for <= s.coast_seconds) & ((lost_for == 0) | in_view)
-        out = np.flatnonzero(visible)
-        xyxy = np.clip(_to_xyxy(self._mean[out]), 0.0, 1.0).astype(np.float32)
-        return Tracks(self._ids[out].copy(), xyxy, lost_for[out] > 0)
+        lost = lost_for > 0
+        visible = self._confirmed & (lost_for <= self.settings.coast_seconds)
+        if lost.any():
+            cx, bottom = self._mean[:, 0], self._mean[:, 1] + self._mean[:, 3] * 0.5
+            in_view = (cx >= 0.0) & (cx <= 1.0) & (bottom >= 0.0) & (bottom <= 1.0)
+            visible &= ~lost | in_view
+        out = visible.nonzero()[0]
+        xyxy = np.minimum(np.maximum(_to_xyxy(self._mean[out]), 0.0), 1.0).astype(np.float32)
+        return Tracks(self._ids[out], xyxy, lost[out])
 
 
 def _without(index: npt.NDArray[np.intp], taken: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:

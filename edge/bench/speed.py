@@ -42,6 +42,8 @@ CAMERA_SIZE = (640, 480)
 MODELS = {"uint8": "default", "fp32": "default-fp32"}
 STAGES = ("capture", "preprocess", "inference", "decode", "track", "count", "publish")
 _ORIGIN = 1_800_000_000.0
+ROUNDS = 8
+"""Pipeline and bare-invoke rounds per configuration; the ratio is their median."""
 
 
 def resize(image: Image, size: tuple[int, int]) -> Image:
@@ -280,7 +282,7 @@ def measure_sensor(
     *,
     warmup: int = 5,
     capture: str = "mjpeg",
-    rounds: int = 8,
+    rounds: int = 0,
 ) -> SensorSpeed:
     """Run the pipeline on `frames` panned photo frames, in `rounds` rounds, each next to
     a bare invoke loop of as many frames (alternately before and after it).
@@ -293,7 +295,7 @@ def measure_sensor(
     from edge.detect import load_detector
 
     detector = load_detector(DetectorConfig(model=MODELS[model], threads=threads))
-    rounds = max(1, min(rounds, frames))
+    rounds = max(1, min(rounds or ROUNDS, frames))
     per_round = max(1, frames // rounds)
     decodes = False
     if capture == "isp":
@@ -408,10 +410,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="mjpeg",
         help="mjpeg: decode a JPEG per frame (webcam, file); isp: frames at model size",
     )
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="pipeline/bare rounds")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
     image = None if args.image is None else np.load(args.image)
-    result = measure_sensor(args.model, args.threads, args.frames, image, capture=args.capture)
+    result = measure_sensor(
+        args.model, args.threads, args.frames, image, capture=args.capture, rounds=args.rounds
+    )
     sys.stdout.write(json.dumps(asdict(result)) + "\n")
     return 0
 
