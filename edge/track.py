@@ -1,4 +1,4 @@
-"""Tracking by motion alone: ByteTrack-style two-stage association on a Kalman filter.
+"""Tracking by motion alone: ByteTrack-style use of weak detections, on a Kalman filter.
 
 No appearance, no embeddings, no re-identification: a track is a box, its velocity and
 their uncertainty. Ids are random per boot and never leave the process. Memory is
@@ -189,7 +189,7 @@ class Tracker:
         self,
         rows: npt.NDArray[np.intp],
         cols: npt.NDArray[np.intp],
-        threshold: float,
+        threshold: float | F64,
         frame: _FrameData,
     ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
         """Matched pairs, as positions into `rows` (tracks) and `cols` (detections).
@@ -203,13 +203,14 @@ class Tracker:
         competitors and never keeps a lone track from its box.
         """
         sim = iou_of_boxes(frame.predicted[rows], frame.grown[cols])
-        r, c = np.nonzero(sim >= threshold)
+        limit = np.broadcast_to(np.asarray(threshold, np.float64), cols.shape)
+        r, c = np.nonzero(sim >= limit)
         if r.size == 0:
             return r, c
         diff = frame.z[cols[c]] - self._mean[rows[r], :4]
         d2 = (diff[:, None, :] @ frame.s_inv[rows[r]] @ diff[:, :, None])[:, 0, 0]
         weighed = sim[r, c] * np.exp(-_MOTION_WEIGHT * d2)
-        ok = (weighed >= threshold) & (d2 <= _CHI2_95_4DOF)
+        ok = (weighed >= limit[c]) & (d2 <= _CHI2_95_4DOF)
         r, c = r[ok], c[ok]
         if not _contested(r, c):
             return r, c
@@ -290,25 +291,28 @@ class Tracker:
             s_inv=self._innovation_inverse(),
         )
 
-        # Stage 1: confirmed tracks (tracked or lost) against confident detections.
+        # Stage 1: confirmed tracks (tracked or lost) against every detection; a weak one
+        # (a person coming out from behind someone is often seen only weakly at first)
+        # needs the stricter overlap. Competing pairs go by motion fit, so a track takes
+        # its own weak box rather than a confident one that fits its motion worse.
         confirmed = self._confirmed.nonzero()[0]
+        low = ((scores >= s.low_score) & (scores < s.high_score)).nonzero()[0]
         free_high = high
-        if confirmed.size and free_high.size:
-            r, c = self._associate(confirmed, free_high, s.match_iou, frame)
-            matched_track[confirmed[r]] = free_high[c]
-            free_high = _without(free_high, c)
+        if confirmed.size and (high.size or low.size):
+            candidates = np.concatenate([high, low]) if low.size else high
+            limit: float | F64 = (
+                np.concatenate(
+                    [np.full(high.size, s.match_iou), np.full(low.size, s.low_match_iou)]
+                )
+                if low.size
+                else s.match_iou
+            )
+            r, c = self._associate(confirmed, candidates, limit, frame)
+            matched_track[confirmed[r]] = candidates[c]
+            free_high = _without(high, c[c < high.size])
 
-        # Stage 2: the confirmed tracks left (lost ones too: a person coming out from
-        # behind someone is often seen only weakly at first) against weak detections,
-        # which the motion gate keeps to where each track can be.
-        recent = confirmed[matched_track[confirmed] < 0]
-        if recent.size:
-            low = ((scores >= s.low_score) & (scores < s.high_score)).nonzero()[0]
-            if low.size:
-                r, c = self._associate(recent, low, s.low_match_iou, frame)
-                matched_track[recent[r]] = low[c]
-
-        # Stage 3: tentative tracks against the confident detections left over.
+        # Stage 2: tentative tracks against the confident detections left over; only
+        # confident detections start or confirm tracks.
         if free_high.size and confirmed.size < n_tracks:
             tentative = np.flatnonzero(~self._confirmed)
             r, c = self._associate(tentative, free_high, s.match_iou, frame)

@@ -146,3 +146,24 @@ def test_people_walking_head_on_past_each_other_rarely_swap_tracks():
         for seed in range(4)
     ]
     assert sum(runs) <= 0.06 * len(runs)
+
+
+def test_a_track_keeps_its_weak_box_over_a_confident_one_that_fits_its_motion_worse():
+    # Someone walks up past a confident false positive (a poster, say) while they are seen
+    # only weakly: the track must stay on their weak box, not jump to the poster.
+    tracker = Tracker(seed=0)
+    poster = box_at(0.37, 0.57)
+    ids = set()
+    for k in range(30):
+        person = box_at(0.32, 0.8 - 0.012 * k)
+        boxes, scores = [person], [0.8]
+        if k in (15, 16):  # unseen for a moment: the track's uncertainty grows
+            boxes, scores = [], []
+        if 17 <= k <= 21:  # beside the poster, and seen weakly
+            boxes, scores = [person, poster], [0.43, 0.67]
+        out = tracker.update(dets(boxes, scores), k / 10)
+        if k >= 3 and k not in (15, 16):
+            near = np.abs(out.feet[:, 0] - 0.32) < 0.02
+            assert near.sum() == 1, k  # the person's track, where the person is
+            ids.add(int(out.ids[near][0]))
+    assert len(ids) == 1
