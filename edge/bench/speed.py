@@ -42,7 +42,7 @@ CAMERA_SIZE = (640, 480)
 MODELS = {"uint8": "default", "fp32": "default-fp32"}
 STAGES = ("capture", "preprocess", "inference", "decode", "track", "count", "publish")
 _ORIGIN = 1_800_000_000.0
-ROUNDS = 8
+ROUNDS = 16
 """Pipeline and bare-invoke rounds per configuration; the ratio is their median."""
 
 
