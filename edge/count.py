@@ -175,28 +175,30 @@ class LineCounter:
         state[observed, _TIME] = timestamp
         state[:, _HEIGHT] = at.heights
 
-        beyond_in = (dist > band) & observed
-        beyond_out = (dist < -band) & observed
+        # Direction of each real detection beyond the band: 1 on the inside, -1 outside.
+        direction = ((dist > band) & observed).astype(np.int16) - ((dist < -band) & observed)
         # A side is taken after `confirm` detections in a row beyond the band on it; the
         # streak's sign is its direction. Taking the far side is a crossing.
-        direction = beyond_in.astype(np.int16) - beyond_out
         candidate = (direction != 0) & (direction != side)
-        extends = candidate & (np.sign(streak) == direction)
-        streak[:] = np.where(
-            extends,
-            streak + direction,
-            np.where(candidate, direction, np.where(observed, 0, streak)),
-        )
-        # A track appearing beyond the band takes that side at once; a side taken later,
-        # or the far side, needs `confirm` detections in a row.
-        commit = candidate & ((~known & (side == 0)) | (np.abs(streak) >= self._confirm))
         crossed = Crossings(0, 0)
-        if commit.any():
-            flipped = commit & (side != 0)
-            crossed = self._tally(state[flipped, _ANCHOR], feet[flipped], direction[flipped])
-            side[commit] = direction[commit]
-            streak[commit] = 0
-        home = ((side == 1) & beyond_in) | ((side == -1) & beyond_out)
+        if candidate.any():
+            extends = candidate & (np.sign(streak) == direction)
+            streak[:] = np.where(
+                extends,
+                streak + direction,
+                np.where(candidate, direction, np.where(observed, 0, streak)),
+            )
+            # A track appearing beyond the band takes that side at once; a side taken
+            # later, or the far side, needs `confirm` detections in a row.
+            commit = candidate & ((~known & (side == 0)) | (np.abs(streak) >= self._confirm))
+            if commit.any():
+                flipped = commit & (side != 0)
+                crossed = self._tally(state[flipped, _ANCHOR], feet[flipped], direction[flipped])
+                side[commit] = direction[commit]
+                streak[commit] = 0
+        else:
+            streak[observed] = 0
+        home = (direction == side) & (direction != 0)
         state[home, _ANCHOR] = feet[home]
         state[home, _HOME_TIME] = timestamp
 
