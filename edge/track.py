@@ -126,6 +126,7 @@ class _FrameData:
     grown: F64
     z: F64
     s_inv: F64
+    """(T, 4) inverse variances of each track's predicted measurement (see _innovation_inverse)."""
 
 
 class Tracker:
@@ -179,11 +180,14 @@ class Tracker:
         self._cov = f @ self._cov @ f.T + (h * h * step)[:, None, None] * _Q_UNIT
 
     def _innovation_inverse(self) -> F64:
-        """(T, 4, 4) inverse covariance of each track's predicted measurement."""
-        if self._cov.shape[0] == 0:
-            return np.zeros((0, 4, 4))
+        """(T, 4) inverse variances of each track's predicted measurement (cx, cy, w, h).
+
+        The four axes are independent in this filter (each a position and a velocity, with
+        diagonal process and measurement noise), so every covariance is zero between axes,
+        the innovation covariance is diagonal, and its inverse is elementwise.
+        """
         r = (_STD_MEAS * np.maximum(self._mean[:, 3], 1e-3)) ** 2
-        return np.asarray(np.linalg.inv(self._cov[:, :4, :4] + r[:, None, None] * _EYE4))
+        return np.asarray(1.0 / (self._cov[:, _AXES, _AXES] + r[:, None]))
 
     def _associate(
         self,
@@ -208,7 +212,7 @@ class Tracker:
         if r.size == 0:
             return r, c
         diff = frame.z[cols[c]] - self._mean[rows[r], :4]
-        d2 = (diff[:, None, :] @ frame.s_inv[rows[r]] @ diff[:, :, None])[:, 0, 0]
+        d2 = (diff * diff * frame.s_inv[rows[r]]).sum(axis=1)
         weighed = sim[r, c] * np.exp(-_MOTION_WEIGHT * d2)
         ok = (weighed >= limit[c]) & (d2 <= _CHI2_95_4DOF)
         r, c = r[ok], c[ok]
@@ -231,12 +235,12 @@ class Tracker:
 
     def _correct(self, rows: npt.NDArray[np.intp], z: F64, s_inv: F64) -> None:
         """Kalman update of the matched rows with measurements `z` (cx, cy, w, h);
-        `s_inv` is their innovation inverse."""
+        `s_inv` their inverse innovation variances."""
         if rows.size == 0:
             return
         mean = self._mean[rows]
         cov = self._cov[rows]
-        gain = cov[:, :, :4] @ s_inv
+        gain = cov[:, :, :4] * s_inv[:, None, :]
         innovation = z - mean[:, :4]
         self._mean[rows] = mean + (gain @ innovation[:, :, None])[:, :, 0]
         self._cov[rows] = cov - gain @ cov[:, :4, :]
@@ -363,7 +367,7 @@ def _without(index: npt.NDArray[np.intp], taken: npt.NDArray[np.intp]) -> npt.ND
     return index[left]
 
 
-_EYE4 = np.eye(4)
+_AXES = np.arange(4)
 _Q_UNIT = np.diag([_STD_POS**2] * 4 + [_STD_VEL**2] * 4)
 _TRANSITIONS: dict[float, F64] = {}
 

@@ -167,3 +167,21 @@ def test_a_track_keeps_its_weak_box_over_a_confident_one_that_fits_its_motion_wo
             assert near.sum() == 1, k  # the person's track, where the person is
             ids.add(int(out.ids[near][0]))
     assert len(ids) == 1
+
+
+def test_the_filter_keeps_its_four_axes_independent():
+    # The innovation inverse is taken elementwise (edge.track._innovation_inverse): that is
+    # exact only while no covariance links two axes. Walk, lose and re-find people, spawn
+    # and drop tracks, and check every cross-axis entry is still exactly zero.
+    rng = np.random.default_rng(5)
+    tracker = Tracker(seed=0)
+    for k in range(60):
+        boxes = [box_at(0.2 + 0.01 * k, 0.5 + 0.004 * k), box_at(0.8 - 0.01 * k, 0.9)]
+        boxes = [b for b in boxes if rng.random() > 0.2]
+        noisy = np.asarray(boxes).reshape(-1, 4) + rng.normal(0.0, 0.005, (len(boxes), 4))
+        tracker.update(dets(noisy), k / 10)
+        cov = tracker._cov
+        assert cov.shape[0] > 0 or k < 2
+        axis = np.arange(8) % 4
+        cross = axis[:, None] != axis[None, :]
+        assert not np.any(cov[:, cross]), k
