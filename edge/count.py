@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.config import LineConfig, ZoneConfig
-from edge.geometry import Polygon, bottom_centres, segment_parameter, signed_distance
+from edge.geometry import Polygon, bottom_centres, segment_parameter
 from edge.tracks import Tracks
 
 F64 = npt.NDArray[np.float64]
@@ -85,14 +85,15 @@ class LineCounter:
         self.name = line.name
         self._a = np.asarray(line.points[0], np.float64)
         self._b = np.asarray(line.points[1], np.float64)
-        inside = signed_distance(np.asarray([line.inside]), self._a, self._b)[0]
-        self._orient = 1.0 if inside > 0 else -1.0
         self._hysteresis = line.hysteresis
         direction = (self._b - self._a) / float(np.hypot(*(self._b - self._a)))
         self._normal = np.abs(np.array([direction[1], direction[0]]))
-        # Signed distance toward `inside`, as one dot product: feet @ _toward - _offset.
-        self._toward = self._orient * np.array([-direction[1], direction[0]])
-        self._offset = float(self._toward @ self._a)
+        # The unit normal pointing to the `inside` side: distance = points @ _toward - _offset.
+        toward = np.array([-direction[1], direction[0]])
+        if toward @ np.asarray(line.inside, np.float64) < toward @ self._a:
+            toward = -toward
+        self._toward = toward
+        self._offset = float(toward @ self._a)
         self._confirm = line.confirm_frames
         self._min_band = line.min_band
         self._ghost_seconds = ghost_seconds
@@ -115,6 +116,10 @@ class LineCounter:
     def live_tracks(self) -> int:
         return int(self._ids.shape[0])
 
+    def _distance(self, points: F64) -> F64:
+        """Signed distance of (N, 2) points to the line, positive on the `inside` side."""
+        return np.asarray(points @ self._toward - self._offset)
+
     def _band(self, xyxy: F64) -> F64:
         """Half-width of the dead band: a fraction of each box's extent across the line."""
         extent = self._normal[0] * (xyxy[:, 2] - xyxy[:, 0]) + self._normal[1] * (
@@ -130,7 +135,7 @@ class LineCounter:
         ids = tracks.ids
         feet = at.feet
         n = ids.shape[0]
-        dist = feet @ self._toward - self._offset
+        dist = self._distance(feet)
         band = self._band(at.xyxy)
 
         self._expire_ghosts(timestamp)
@@ -227,7 +232,7 @@ class LineCounter:
         streak = self._flags[:, 1]
         state = self._state
         beyond = (side != 0) & (np.sign(streak) == -side)
-        dist = state[:, _FEET] @ self._toward - self._offset
+        dist = self._distance(state[:, _FEET])
         passing = (
             (side != 0)
             & (dist * side < 0)

@@ -80,14 +80,6 @@ def _to_xyxy(state: F64, grow: F64 | float = 0.0) -> F64:
     return np.concatenate([state[:, :2] - half, state[:, :2] + half], 1)
 
 
-def greedy_match(
-    similarity: F64, threshold: float
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Pairs (rows, cols) chosen greedily by descending similarity, each at least `threshold`."""
-    rows, cols = np.nonzero(similarity >= threshold)
-    return greedy_pairs(rows, cols, similarity[rows, cols])
-
-
 def greedy_pairs(
     rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], score: F64
 ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:

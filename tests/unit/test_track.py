@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edge.detections import Detections
-from edge.track import Tracker, TrackerSettings, greedy_match
+from edge.track import Tracker, TrackerSettings, greedy_pairs
 from tests.fakes.core import box_at
 
 
@@ -77,6 +77,11 @@ def test_ids_differ_between_boots():
     a = walk(Tracker(), [[box_at(0.5, 0.6)]] * 3)[-1].ids[0]
     b = walk(Tracker(), [[box_at(0.5, 0.6)]] * 3)[-1].ids[0]
     assert a != b
+
+
+def greedy_match(sim, threshold):
+    rows, cols = np.nonzero(sim >= threshold)
+    return greedy_pairs(rows, cols, sim[rows, cols])
 
 
 def test_greedy_match_prefers_best_pairs():
