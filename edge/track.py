@@ -38,6 +38,17 @@ _MOTION_WEIGHT = 0.125
 _DIR_WEIGHT = 0.5
 _DIR_MIN_SPEED = 0.005
 _DIR_MIN_STEP = 0.02
+# Stationary tracks (a mannequin or poster the detector takes for a person, or a person
+# standing still): a confirmed track whose filtered centre has stayed within _STILL_RADIUS
+# heights of one point for _STILL_SECONDS first takes the box that fits it closely (IoU of
+# the unbuffered boxes at least _HOLD_IOU, centre within _STILL_RADIUS of that point), so
+# nobody walking past can take its box. It takes no other box, except, when none of its
+# own came, a box nobody else took within _RELEASE_RADIUS heights of that point (the
+# person walked off), so it does not follow a slow passer-by away either.
+_STILL_RADIUS = 0.15
+_STILL_SECONDS = 5.0
+_HOLD_IOU = 0.5
+_RELEASE_RADIUS = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +151,7 @@ class Tracker:
         self._confirmed = np.zeros((0,), bool)
         self._last_seen = np.zeros((0,))
         self._obs = np.zeros((0, 2))
+        self._still = np.zeros((0, 3))  # centre (x, y) and since when the track stood there
         self._time: float | None = None
 
     def __len__(self) -> int:
@@ -160,6 +172,7 @@ class Tracker:
         self._confirmed = self._confirmed[index]
         self._last_seen = self._last_seen[index]
         self._obs = self._obs[index]
+        self._still = self._still[index]
 
     def _predict(self, dt: float) -> None:
         if self._mean.shape[0] == 0 or dt <= 0:
@@ -213,6 +226,22 @@ class Tracker:
         score = weighed[ok] * self._direction_weight(rows[r], frame.z[cols[c], :2])
         return greedy_pairs(r, c, score)
 
+    def _hold(
+        self, rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], boxes: F64, frame: _FrameData
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        """Stationary tracks' pairs with the detections that fit them closely (see
+        _HOLD_IOU), as positions into `rows` and `cols`."""
+        sim = iou_of_boxes(_to_xyxy(self._mean[rows]), boxes[cols])
+        r, c = np.nonzero(sim >= _HOLD_IOU)
+        if r.size == 0:
+            return r, c
+        off = frame.z[cols[c], :2] - self._still[rows[r], :2]
+        near = np.hypot(off[:, 0], off[:, 1]) <= _STILL_RADIUS * self._mean[rows[r], 3]
+        r, c = r[near], c[near]
+        if not _contested(r, c):
+            return r, c
+        return greedy_pairs(r, c, sim[r, c])
+
     def _direction_weight(self, rows: npt.NDArray[np.intp], centres: F64) -> F64:
         """Per (track row, box centre) pair: 1 ahead of the track's motion, down to
         1 - _DIR_WEIGHT straight behind it (see _DIR_WEIGHT)."""
@@ -262,6 +291,7 @@ class Tracker:
         self._confirmed = np.concatenate([self._confirmed, np.full(n, self.settings.min_hits <= 1)])
         self._last_seen = np.concatenate([self._last_seen, np.full(n, t)])
         self._obs = np.concatenate([self._obs, z[:, :2]])
+        self._still = np.concatenate([self._still, np.c_[z[:, :2], np.full(n, t)]])
 
     def update(self, detections: Detections, timestamp: float) -> Tracks:
         """Advance every track to `timestamp`, associate `detections`, return confirmed tracks."""
@@ -287,12 +317,28 @@ class Tracker:
             s_inv=self._innovation_inverse(),
         )
 
-        # Stage 1: confirmed tracks (tracked or lost) against every detection; a weak one
-        # (a person coming out from behind someone is often seen only weakly at first)
-        # needs the stricter overlap. Competing pairs go by motion fit, so a track takes
-        # its own weak box rather than a confident one that fits its motion worse.
         confirmed = self._confirmed.nonzero()[0]
         low = ((scores >= s.low_score) & (scores < s.high_score)).nonzero()[0]
+        # Stage 0: stationary tracks take the boxes that fit them closely, and only those.
+        still = self._confirmed & (timestamp - self._still[:, 2] >= _STILL_SECONDS)
+        if still.any():
+            self._mean[still, 4:] = 0.0  # it stands: its velocity is the detector's jitter
+            confirmed = confirmed[~still[confirmed]]
+            if high.size or low.size:
+                rows_s = still.nonzero()[0]
+                pool = np.concatenate([high, low])
+                r, c = self._hold(rows_s, pool, boxes, frame)
+                if r.size:
+                    matched_track[rows_s[r]] = pool[c]
+                    free = np.ones(scores.shape[0], bool)
+                    free[pool[c]] = False
+                    high, low = high[free[high]], low[free[low]]
+
+        # Stage 1: the other confirmed tracks (tracked or lost) against every detection
+        # left; a weak one (a person coming out from behind someone is often seen only
+        # weakly at first) needs the stricter overlap. Competing pairs go by motion fit,
+        # so a track takes its own weak box rather than a confident one that fits its
+        # motion worse.
         free_high = high
         if confirmed.size and (high.size or low.size):
             candidates = np.concatenate([high, low]) if low.size else high
@@ -315,12 +361,35 @@ class Tracker:
             matched_track[tentative[r]] = free_high[c]
             free_high = _without(free_high, c)
 
+        # Stage 3: a stationary track that found no box of its own may take a box nobody
+        # took that lies near where it stood (a person who stood still walks off).
+        if still.any() and (free_high.size or low.size):
+            waiting = np.flatnonzero(still & (matched_track < 0))
+            free = np.ones(scores.shape[0], bool)
+            free[matched_track[matched_track >= 0]] = False
+            pool = np.concatenate([free_high, low[free[low]]])
+            if waiting.size and pool.size:
+                limit = np.where(scores[pool] >= s.high_score, s.match_iou, s.low_match_iou)
+                r, c = self._associate(waiting, pool, limit, frame)
+                off = frame.z[pool[c], :2] - self._still[waiting[r], :2]
+                near = np.hypot(off[:, 0], off[:, 1]) <= _RELEASE_RADIUS * self._mean[waiting[r], 3]
+                r, c = r[near], c[near]
+                matched_track[waiting[r]] = pool[c]
+                free_high = _without(free_high, c[c < free_high.size])
+
         rows = (matched_track >= 0).nonzero()[0]
         if rows.size:
             self._correct(rows, frame.z[matched_track[rows]], frame.s_inv[rows])
             self._hits[rows] += 1
             self._last_seen[rows] = timestamp
             self._obs[rows] = frame.z[matched_track[rows], :2]
+            # A track that moved out of reach of the point it stood at stands at a new one.
+            off = self._mean[rows, :2] - self._still[rows, :2]
+            reach = _STILL_RADIUS * self._mean[rows, 3]
+            moved = rows[(off * off).sum(axis=1) > reach * reach]
+            if moved.size:
+                self._still[moved, :2] = self._mean[moved, :2]
+                self._still[moved, 2] = timestamp
             self._confirmed |= self._hits >= s.min_hits
         if rows.size < n_tracks:
             unmatched = matched_track < 0
