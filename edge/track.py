@@ -19,8 +19,10 @@ from edge.tracks import Tracks
 
 F64 = npt.NDArray[np.float64]
 
-# Kalman noise, as fractions of box height: process noise per reference step of 1/30 s,
-# and the detector's measurement noise.
+# The Kalman filter runs four independent constant-velocity filters, one per axis (cx, cy,
+# w, h): with diagonal process and measurement noise nothing ever links two axes, so each
+# keeps its own 2x2 covariance. Noise, as fractions of box height: process noise per
+# reference step of 1/30 s, and the detector's measurement noise.
 _STD_POS = 1.0 / 40.0
 _STD_VEL = 1.0 / 160.0
 _STD_MEAS = 1.0 / 20.0
@@ -145,7 +147,7 @@ class Tracker:
         start = int(rng.integers(0, 2**62)) if rng is not None else secrets.randbits(62)
         self._next_id = start
         self._mean = np.zeros((0, 8))
-        self._cov = np.zeros((0, 8, 8))
+        self._cov = np.zeros((0, 3, 4))  # per axis: var(pos), cov(pos, vel), var(vel)
         self._ids = np.zeros((0,), np.int64)
         self._hits = np.zeros((0,), np.int64)
         self._confirmed = np.zeros((0,), bool)
@@ -180,19 +182,18 @@ class Tracker:
         step = dt / _REF_STEP
         h = np.maximum(self._mean[:, 3], 1e-3)
         self._mean[:, :4] += self._mean[:, 4:] * step
-        # P = F P F^T + Q with F = [[I, step I], [0, I]] and Q = diag(pos, vel) * h^2 step.
-        f = _transition(step)
-        self._cov = f @ self._cov @ f.T + (h * h * step)[:, None, None] * _Q_UNIT
+        # Per axis, P = F P F^T + Q with F = [[1, step], [0, 1]], Q = diag(pos, vel) h^2 step.
+        q = (h * h * step)[:, None]
+        cov = self._cov
+        pos_pos, pos_vel, vel_vel = cov[:, 0], cov[:, 1], cov[:, 2]
+        pos_pos += step * (2.0 * pos_vel + step * vel_vel) + q * _STD_POS**2
+        pos_vel += step * vel_vel
+        vel_vel += q * _STD_VEL**2
 
     def _innovation_inverse(self) -> F64:
-        """(T, 4) inverse variances of each track's predicted measurement (cx, cy, w, h).
-
-        The four axes are independent in this filter (each a position and a velocity, with
-        diagonal process and measurement noise), so every covariance is zero between axes,
-        the innovation covariance is diagonal, and its inverse is elementwise.
-        """
+        """(T, 4) inverse variances of each track's predicted measurement (cx, cy, w, h)."""
         r = (_STD_MEAS * np.maximum(self._mean[:, 3], 1e-3)) ** 2
-        return np.asarray(1.0 / (self._cov[:, _AXES, _AXES] + r[:, None]))
+        return np.asarray(1.0 / (self._cov[:, 0] + r[:, None]))
 
     def _associate(
         self,
@@ -259,12 +260,17 @@ class Tracker:
         `s_inv` their inverse innovation variances."""
         if rows.size == 0:
             return
-        mean = self._mean[rows]
         cov = self._cov[rows]
-        gain = cov[:, :, :4] * s_inv[:, None, :]
-        innovation = z - mean[:, :4]
-        self._mean[rows] = mean + (gain @ innovation[:, :, None])[:, :, 0]
-        self._cov[rows] = cov - gain @ cov[:, :4, :]
+        pos_pos, pos_vel, vel_vel = cov[:, 0], cov[:, 1], cov[:, 2]
+        gain_pos = pos_pos * s_inv
+        gain_vel = pos_vel * s_inv
+        innovation = z - self._mean[rows, :4]
+        self._mean[rows, :4] += gain_pos * innovation
+        self._mean[rows, 4:] += gain_vel * innovation
+        vel_vel -= gain_vel * pos_vel
+        pos_vel -= gain_pos * pos_vel
+        pos_pos -= gain_pos * pos_pos
+        self._cov[rows] = cov
 
     def _spawn(self, boxes: F64, t: float) -> None:
         n = boxes.shape[0]
@@ -273,15 +279,9 @@ class Tracker:
         z = _to_state(boxes)
         mean = np.concatenate([z, np.zeros((n, 4))], axis=1)
         h = np.maximum(z[:, 3], 1e-3)
-        std = np.concatenate(
-            [
-                np.repeat((2 * _STD_POS * h)[:, None], 4, 1),
-                np.repeat((10 * _STD_VEL * h)[:, None], 4, 1),
-            ],
-            axis=1,
-        )
-        cov = np.zeros((n, 8, 8))
-        cov[:, np.arange(8), np.arange(8)] = std**2
+        cov = np.zeros((n, 3, 4))
+        cov[:, 0] = ((2 * _STD_POS * h) ** 2)[:, None]
+        cov[:, 2] = ((10 * _STD_VEL * h) ** 2)[:, None]
         ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
         self._next_id += n
         self._mean = np.concatenate([self._mean, mean])
@@ -426,23 +426,6 @@ def _without(index: npt.NDArray[np.intp], taken: npt.NDArray[np.intp]) -> npt.ND
     left = np.ones(index.size, bool)
     left[taken] = False
     return index[left]
-
-
-_AXES = np.arange(4)
-_Q_UNIT = np.diag([_STD_POS**2] * 4 + [_STD_VEL**2] * 4)
-_TRANSITIONS: dict[float, F64] = {}
-
-
-def _transition(step: float) -> F64:
-    """The constant-velocity transition matrix for `step` reference steps (memoised: a
-    camera's frame interval takes few distinct values)."""
-    f = _TRANSITIONS.get(step)
-    if f is None:
-        f = np.eye(8)
-        f[:4, 4:] = step * np.eye(4)
-        if len(_TRANSITIONS) < 64:
-            _TRANSITIONS[step] = f
-    return f
 
 
 def _grow_boxes(xyxy: F64, grow: float) -> F64:

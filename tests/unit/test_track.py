@@ -179,22 +179,47 @@ def test_a_track_keeps_its_weak_box_over_a_confident_one_that_fits_its_motion_wo
     assert len(ids) == 1
 
 
-def test_the_filter_keeps_its_four_axes_independent():
-    # The innovation inverse is taken elementwise (edge.track._innovation_inverse): that is
-    # exact only while no covariance links two axes. Walk, lose and re-find people, spawn
-    # and drop tracks, and check every cross-axis entry is still exactly zero.
-    rng = np.random.default_rng(5)
-    tracker = Tracker(seed=0)
-    for k in range(60):
-        boxes = [box_at(0.2 + 0.01 * k, 0.5 + 0.004 * k), box_at(0.8 - 0.01 * k, 0.9)]
-        boxes = [b for b in boxes if rng.random() > 0.2]
-        noisy = np.asarray(boxes).reshape(-1, 4) + rng.normal(0.0, 0.005, (len(boxes), 4))
-        tracker.update(dets(noisy), k / 10)
-        cov = tracker._cov
-        assert cov.shape[0] > 0 or k < 2
-        axis = np.arange(8) % 4
-        cross = axis[:, None] != axis[None, :]
-        assert not np.any(cov[:, cross]), k
+def test_the_per_axis_filter_equals_the_textbook_eight_state_kalman_filter():
+    # The tracker keeps a 2x2 covariance per axis (edge.track); the same filter written
+    # with full 8x8 matrices must give the same state and covariance, frame by frame.
+    from edge.track import _REF_STEP, _STD_MEAS, _STD_POS, _STD_VEL
+
+    rng = np.random.default_rng(3)
+    tracker = Tracker(TrackerSettings(min_hits=1), seed=0)
+    mean = cov = None
+    t = 0.0
+    for k in range(40):
+        dt = float(rng.choice([0.1, 0.2, 0.05]))
+        t += dt
+        box = np.asarray(box_at(0.2 + 0.01 * k, 0.5 + 0.004 * k)) + rng.normal(0.0, 0.004, 4)
+        box = box.astype(np.float32).astype(np.float64)  # as detections carry it
+        tracker.update(dets([box]), t)
+        z = np.array(
+            [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2, box[2] - box[0], box[3] - box[1]]
+        )
+        if mean is None:
+            mean = np.concatenate([z, np.zeros(4)])
+            h = z[3]
+            cov = np.diag([(2 * _STD_POS * h) ** 2] * 4 + [(10 * _STD_VEL * h) ** 2] * 4)
+        else:
+            step = dt / _REF_STEP
+            f = np.eye(8)
+            f[:4, 4:] = step * np.eye(4)
+            q = np.diag([_STD_POS**2] * 4 + [_STD_VEL**2] * 4) * mean[3] ** 2 * step
+            mean, cov = f @ mean, f @ cov @ f.T + q
+            obs = np.hstack([np.eye(4), np.zeros((4, 4))])
+            s = obs @ cov @ obs.T + np.eye(4) * (_STD_MEAS * mean[3]) ** 2
+            gain = cov @ obs.T @ np.linalg.inv(s)
+            mean = mean + gain @ (z - obs @ mean)
+            cov = cov - gain @ obs @ cov
+        assert len(tracker) == 1
+        np.testing.assert_allclose(tracker._mean[0], mean, rtol=1e-9, atol=1e-12)
+        per_axis = tracker._cov[0]
+        np.testing.assert_allclose(per_axis[0], np.diag(cov)[:4], rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(per_axis[1], np.diag(cov[:4, 4:]), rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(per_axis[2], np.diag(cov)[4:], rtol=1e-9, atol=1e-15)
+        off_axis = np.arange(8)[:, None] % 4 != np.arange(8)[None, :] % 4
+        assert np.all(cov[off_axis] == 0.0)
 
 
 def _door_counts(frames, fps=10.0):
