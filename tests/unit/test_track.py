@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edge.bench.accuracy import detection_stream, run_system
+from edge.bench.accuracy import detection_stream, run_system, stress_faults
 from edge.bench.peers import HeadcountSystem
 from edge.config import LineConfig
 from edge.count import Counters
@@ -245,7 +245,8 @@ def test_a_confident_false_positive_by_the_door_does_not_swap_loiterers_into_cro
     # stationary tracks held their own boxes.
     scene = load_scene("loiter_line")
     for profile, seed in (("scene", 3), ("scene", 10), ("stress", 7)):
-        stream = detection_stream(scene, profile, seed=seed)
+        faults = stress_faults(scene) if profile == "stress" else None
+        stream = detection_stream(scene, profile, faults, seed=seed)
         result = run_system(stream, HeadcountSystem(scene.config()))
         assert result.matching.double_counts == 0, (profile, seed)
 
