@@ -145,7 +145,9 @@ def build_sensor(
         source=source,
         detector=detector,
         tracker=Tracker(tracker_settings(config)),
-        counters=Counters(config.lines, config.zones),
+        counters=Counters(
+            config.lines, config.zones, track_memory_seconds=config.tracker.max_age_seconds
+        ),
         publisher=publisher,
         bucket_seconds=config.publish.bucket_seconds,
         publish_every=publish_every,

@@ -3,10 +3,11 @@
 A line counts a crossing when a track's feet leave a dead band around the line on the
 side opposite to the one it was last committed to, and the path from its last point
 beyond the band on the old side meets the segment itself. Standing, turning or
-jittering inside the band counts nothing. A track that ends near a line leaves a
-short-lived "ghost" (its committed side, place and velocity); a new track that appears
-where the ghost's motion predicts inherits that side, so a person whose track broke at
-the line is counted exactly once. Only motion is used: no appearance.
+jittering inside the band counts nothing. A track that leaves the output leaves a
+short-lived "ghost" (its committed side, place and velocity): the same track, re-found by
+the tracker after a long occlusion, takes it back; else a new track that appears where
+the ghost's motion predicts inherits that side, so a person whose track broke at the line
+is counted exactly once. Only motion is used: no appearance.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Crossings:
 
 @dataclass(slots=True)
 class _Ghost:
+    track: int
     side: int
     anchor: F64
     feet: F64
@@ -67,6 +69,9 @@ _TIME = 7
 _HOME_TIME = 8
 _COLUMNS = 9
 
+RETURN_MARGIN_SECONDS = 1.0
+"""How long after the tracker's memory a ghost still waits for its own track (a frame)."""
+
 END_CROSSING_SECONDS = 2.0
 """At the end of footage, a track seen past the line that left its side at most this long
 before its last detection is crossing; one that stood on the line longer is not."""
@@ -81,6 +86,7 @@ class LineCounter:
         *,
         ghost_seconds: float = 2.0,
         ghost_radius: float = 0.6,
+        track_memory_seconds: float = 2.0,
     ) -> None:
         self.name = line.name
         self._a = np.asarray(line.points[0], np.float64)
@@ -97,6 +103,10 @@ class LineCounter:
         self._confirm = line.confirm_frames
         self._min_band = line.min_band
         self._ghost_seconds = ghost_seconds
+        # A track lost for longer than the tracker's coast time leaves the output but may
+        # come back under its own id until the tracker forgets it (plus a frame or so):
+        # its ghost waits for it that long.
+        self._ghost_keep = max(ghost_seconds, track_memory_seconds + RETURN_MARGIN_SECONDS)
         self._ghost_radius = ghost_radius
         self.total_in = 0
         self.total_out = 0
@@ -159,7 +169,7 @@ class LineCounter:
             state[known] = self._state[pos[known]]
             flags[known] = self._flags[pos[known]]
             for i in np.flatnonzero(~known):
-                ghost = self._claim_ghost(feet[i], float(at.heights[i]), timestamp)
+                ghost = self._claim_ghost(int(ids[i]), feet[i], float(at.heights[i]), timestamp)
                 if ghost is not None:
                     flags[i, 0] = ghost.side
                     state[i, _ANCHOR] = ghost.anchor
@@ -267,6 +277,7 @@ class LineCounter:
             row = self._state[i]
             self._ghosts.append(
                 _Ghost(
+                    track=int(self._ids[i]),
                     side=int(self._flags[i, 0]),
                     anchor=row[_ANCHOR].copy(),
                     feet=row[_FEET].copy(),
@@ -279,13 +290,19 @@ class LineCounter:
 
     def _expire_ghosts(self, timestamp: float) -> None:
         if self._ghosts:
-            self._ghosts = [g for g in self._ghosts if timestamp - g.time <= self._ghost_seconds]
+            self._ghosts = [g for g in self._ghosts if timestamp - g.time <= self._ghost_keep]
 
-    def _claim_ghost(self, feet: F64, height: float, timestamp: float) -> _Ghost | None:
-        """The nearest ghost whose motion predicts this new track's position, consumed."""
+    def _claim_ghost(self, track: int, feet: F64, height: float, timestamp: float) -> _Ghost | None:
+        """The track's own ghost if it is coming back, else the nearest ghost younger than
+        `ghost_seconds` whose motion predicts this new track's position; consumed."""
         best: tuple[float, int] | None = None
         for k, ghost in enumerate(self._ghosts):
+            if ghost.track == track:
+                return self._ghosts.pop(k)
+        for k, ghost in enumerate(self._ghosts):
             gap = timestamp - ghost.time
+            if gap > self._ghost_seconds:
+                continue
             predicted = ghost.feet + ghost.velocity * gap
             size = max(ghost.height, height)
             speed = float(np.hypot(*ghost.velocity))
@@ -324,8 +341,17 @@ class CountState:
 class Counters:
     """All lines and zones of a sensor, advanced together once per frame."""
 
-    def __init__(self, lines: list[LineConfig], zones: list[ZoneConfig]) -> None:
-        self.lines = [LineCounter(line) for line in lines]
+    def __init__(
+        self,
+        lines: list[LineConfig],
+        zones: list[ZoneConfig],
+        *,
+        track_memory_seconds: float = 2.0,
+    ) -> None:
+        """`track_memory_seconds`: how long the tracker keeps a lost track (its max age)."""
+        self.lines = [
+            LineCounter(line, track_memory_seconds=track_memory_seconds) for line in lines
+        ]
         self.zones = [ZoneCounter(zone) for zone in zones]
 
     def update(self, tracks: Tracks, timestamp: float) -> CountState:

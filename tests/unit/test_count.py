@@ -83,6 +83,25 @@ def test_track_broken_at_the_line_counts_once():
     assert (counter.total_in, counter.total_out) == (1, 0)
 
 
+@pytest.mark.parametrize(("memory", "expected"), [(2.0, (1, 0)), (1.0, (0, 0))])
+def test_a_track_refound_after_a_long_occlusion_keeps_its_side(memory, expected):
+    """Track 1 is hidden just before the line for 2 s (out of the tracker's output) and
+    comes back under its own id past it, 2.1 s after its last detection: too late for a
+    new track to claim its ghost, but while a tracker that remembers lost tracks for 2 s
+    (plus a frame) may re-find it, it keeps its side and is counted."""
+    counter = LineCounter(LINE, track_memory_seconds=memory)
+    path = straight((0.5, 0.3), (0.5, 0.45), 10)
+    for k, p in enumerate(path):
+        counter.update(tracks_of([p], [1]), k / 10)
+    t0 = len(path) / 10
+    for k in range(20):
+        counter.update(Tracks.empty(), t0 + k / 10)
+    t1 = t0 + 2.0
+    for k, p in enumerate(straight((0.5, 0.62), (0.5, 0.8), 10)):
+        counter.update(tracks_of([p], [1]), t1 + k / 10)
+    assert (counter.total_in, counter.total_out) == expected
+
+
 def test_new_track_behind_a_leaving_person_inherits_nothing():
     """A ghost is only taken by a track where its motion predicts; a stranger starts fresh."""
     counter = LineCounter(LINE)
