@@ -7,7 +7,8 @@ jittering inside the band counts nothing. A track that leaves the output leaves 
 short-lived "ghost" (its committed side, place and velocity): the same track, re-found by
 the tracker after a long occlusion, takes it back; else a new track that appears where
 the ghost's motion predicts inherits that side, so a person whose track broke at the line
-is counted exactly once. Only motion is used: no appearance.
+is counted exactly once; one that ended while walking over the line, clearly past it, is
+counted then, and its ghost carries the far side. Only motion is used: no appearance.
 """
 
 from __future__ import annotations
@@ -60,17 +61,30 @@ class _Ghost:
 
 # Columns of LineCounter._state: the anchor (last feet beyond the band on the committed
 # side), the feet and time of the last detection, the velocity of the feet, the box
-# height, and when the track was last beyond the band on its committed side.
+# height, and when the track was last beyond the band on its committed side and its box
+# height there.
+# LineCounter._flags: the committed side, the streak of detections beyond the band
+# towards a side, and the streak of detections clearly past the line (half the band).
 _ANCHOR = slice(0, 2)
 _FEET = slice(2, 4)
 _VELOCITY = slice(4, 6)
 _HEIGHT = 6
 _TIME = 7
 _HOME_TIME = 8
-_COLUMNS = 9
+_HOME_HEIGHT = 9
+_COLUMNS = 10
 
 RETURN_MARGIN_SECONDS = 1.0
 """How long after the tracker's memory a ghost still waits for its own track (a frame)."""
+
+ENDED_MAX_SPEED = 1.5
+"""Box heights per second: a track that ended past the line counts its crossing only if
+it got there from its side at most this fast (a brisk walk), not by jumping onto
+someone else's box."""
+
+ENDED_MAX_GROWTH = 0.3
+"""Nor if its box grew or shrank by more than this log-ratio (about a third) since it
+left its side: a jump onto someone else's box."""
 
 END_CROSSING_SECONDS = 2.0
 """At the end of footage, a track seen past the line that left its side at most this long
@@ -114,7 +128,7 @@ class LineCounter:
         # and side, streak in another, so a frame gathers and reorders two arrays.
         self._ids = np.zeros((0,), np.int64)
         self._state = np.zeros((0, _COLUMNS))
-        self._flags = np.zeros((0, 2), np.int16)
+        self._flags = np.zeros((0, 3), np.int16)
         self._ghosts: list[_Ghost] = []
 
     def reset(self) -> None:
@@ -165,7 +179,8 @@ class LineCounter:
             state[:, _VELOCITY] = 0.0
             state[:, _TIME] = timestamp
             state[:, _HOME_TIME] = timestamp
-            flags = np.zeros((n, 2), np.int16)
+            state[:, _HOME_HEIGHT] = at.heights
+            flags = np.zeros((n, 3), np.int16)
             state[known] = self._state[pos[known]]
             flags[known] = self._flags[pos[known]]
             for i in np.flatnonzero(~known):
@@ -175,8 +190,10 @@ class LineCounter:
                     state[i, _ANCHOR] = ghost.anchor
                     state[i, _VELOCITY] = ghost.velocity
                     state[i, _HOME_TIME] = ghost.home_time
+                    state[i, _HOME_HEIGHT] = ghost.height
         side = flags[:, 0]
         streak = flags[:, 1]
+        past = flags[:, 2]
 
         # Only a real detection may commit a side or teach the velocity: a coasting box
         # is the tracker's guess. Place, time and velocity are of the last detection.
@@ -213,12 +230,16 @@ class LineCounter:
                 streak[commit] = 0
         else:
             streak[observed] = 0
+        far = observed & (side != 0) & (dist * side <= -0.5 * band)
+        past[:] = np.where(far, past + 1, np.where(observed, 0, past))
         home = (direction == side) & (direction != 0)
         state[home, _ANCHOR] = feet[home]
+        state[home, _HOME_HEIGHT] = at.heights[home]
         state[home, _HOME_TIME] = timestamp
 
         if self._ids.size > np.count_nonzero(known):
-            self._retire(pos[known])
+            ended = self._retire(pos[known])
+            crossed = Crossings(crossed.in_ + ended.in_, crossed.out + ended.out)
         if n > 1 and not bool(np.all(ids[1:] > ids[:-1])):
             order = np.argsort(ids, kind="stable")
             ids, state, flags = ids[order], state[order], flags[order]
@@ -241,14 +262,7 @@ class LineCounter:
         side = self._flags[:, 0]
         streak = self._flags[:, 1]
         state = self._state
-        beyond = (side != 0) & (np.sign(streak) == -side)
-        dist = self._distance(state[:, _FEET])
-        passing = (
-            (side != 0)
-            & (dist * side < 0)
-            & (state[:, _TIME] - state[:, _HOME_TIME] <= END_CROSSING_SECONDS)
-        )
-        pending = beyond | passing
+        pending = self._under_way(ended=False)
         if not pending.any():
             return Crossings(0, 0)
         crossed = self._tally(state[pending, _ANCHOR], state[pending, _FEET], -side[pending])
@@ -269,11 +283,53 @@ class LineCounter:
         self.total_out += crossed.out
         return crossed
 
-    def _retire(self, continuing: npt.NDArray[np.intp]) -> None:
-        """Tracks that ended (rows not in `continuing`) leave a ghost if they had a side."""
+    def _under_way(self, ended: bool) -> npt.NDArray[np.bool_]:
+        """Rows with a crossing under way: last seen beyond the band on the far side
+        awaiting confirmation, or past the line at most END_CROSSING_SECONDS after leaving
+        their side.
+
+        With `ended` (the track ended, not the footage), only rows last seen clearly past
+        the line (by half the band), moving on towards the far side, having got there
+        from their side no faster than ENDED_MAX_SPEED with a box of about the same size.
+        """
+        side = self._flags[:, 0]
+        state = self._state
+        recent = (side != 0) & (state[:, _TIME] - state[:, _HOME_TIME] <= END_CROSSING_SECONDS)
+        if ended:
+            onward = (state[:, _VELOCITY] @ self._toward) * side < 0
+            step = state[:, _FEET] - state[:, _ANCHOR]
+            took = np.maximum(state[:, _TIME] - state[:, _HOME_TIME], 1e-3)
+            speed = np.hypot(step[:, 0], step[:, 1]) / (took * state[:, _HEIGHT])
+            clearly = self._flags[:, 2] > 0
+            growth = state[:, _HEIGHT] / np.maximum(state[:, _HOME_HEIGHT], 1e-6)
+            same_size = np.abs(np.log(growth)) <= ENDED_MAX_GROWTH
+            plausible = (speed <= ENDED_MAX_SPEED) & same_size
+            return np.asarray(recent & clearly & onward & plausible)
+        beyond = (side != 0) & (np.sign(self._flags[:, 1]) == -side)
+        past = self._distance(state[:, _FEET]) * side < 0
+        return np.asarray(beyond | (recent & past))
+
+    def _retire(self, continuing: npt.NDArray[np.intp]) -> Crossings:
+        """Tracks that ended (rows not in `continuing`) leave a ghost if they had a side.
+
+        One that ended walking over the line counts its crossing now (see `_under_way`),
+        and its ghost carries the far side, so whoever takes it over is not counted again.
+        """
         gone = np.ones(self._ids.size, bool)
         gone[continuing] = False
-        for i in np.flatnonzero(gone & (self._flags[:, 0] != 0)):
+        gone &= self._flags[:, 0] != 0
+        crossed = Crossings(0, 0)
+        passing = gone & self._under_way(ended=True)
+        if passing.any():
+            side = self._flags[:, 0]
+            crossed = self._tally(
+                self._state[passing, _ANCHOR], self._state[passing, _FEET], -side[passing]
+            )
+            side[passing] = -side[passing]
+            self._state[passing, _ANCHOR] = self._state[passing, _FEET]
+            self._state[passing, _HOME_HEIGHT] = self._state[passing, _HEIGHT]
+            self._state[passing, _HOME_TIME] = self._state[passing, _TIME]
+        for i in np.flatnonzero(gone):
             row = self._state[i]
             self._ghosts.append(
                 _Ghost(
@@ -287,6 +343,7 @@ class LineCounter:
                     home_time=float(row[_HOME_TIME]),
                 )
             )
+        return crossed
 
     def _expire_ghosts(self, timestamp: float) -> None:
         if self._ghosts:

@@ -102,6 +102,61 @@ def test_a_track_refound_after_a_long_occlusion_keeps_its_side(memory, expected)
     assert (counter.total_in, counter.total_out) == expected
 
 
+def _walk_then_vanish(path, track_id=1, t0=0.0, heights=None):
+    counter = LineCounter(LINE)
+    for k, p in enumerate(path):
+        height = 0.2 if heights is None else heights[k]
+        counter.update(tracks_of([p], [track_id], height), t0 + k / 10)
+    end = t0 + len(path) / 10
+    for k in range(30):  # nobody takes over
+        counter.update(Tracks.empty(), end + k / 10)
+    return counter
+
+
+def test_a_track_that_ends_walking_over_the_line_counts_its_crossing_once():
+    # The band is 0.03 either side of y=0.5: the person is last seen 0.02 past the line,
+    # not yet beyond the band, walking on, when the tracker loses them for good.
+    path = straight((0.5, 0.3), (0.5, 0.52), 12)
+    counter = _walk_then_vanish(path)
+    assert (counter.total_in, counter.total_out) == (1, 0)
+    # Someone continuing where the ghost predicts takes the far side: not counted again.
+    counter = LineCounter(LINE)
+    for k, p in enumerate(path):
+        counter.update(tracks_of([p], [1]), k / 10)
+    t = len(path) / 10
+    for k, p in enumerate(straight((0.5, 0.55), (0.5, 0.8), 10)):
+        counter.update(tracks_of([p], [2]), t + 0.3 + k / 10)
+    assert (counter.total_in, counter.total_out) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        # stops on the line, just past it, then is lost
+        straight((0.5, 0.3), (0.5, 0.52), 12) + [(0.5, 0.52)] * 25,
+        # turns back on the line, then is lost
+        straight((0.5, 0.3), (0.5, 0.52), 12) + straight((0.5, 0.52), (0.5, 0.505), 3),
+        # only reached the band's own half on the far side
+        straight((0.5, 0.3), (0.5, 0.51), 12),
+        # jumps onto a box past the line, far faster than anyone walks
+        [(0.5, 0.3)] * 10 + [(0.5, 0.52)],
+    ],
+    ids=["stood", "turned", "barely past", "jumped"],
+)
+def test_a_track_that_ends_on_the_line_without_walking_over_it_counts_nothing(path):
+    counter = _walk_then_vanish(path)
+    assert (counter.total_in, counter.total_out) == (0, 0)
+
+
+def test_a_track_that_ends_on_a_box_of_another_size_past_the_line_counts_nothing():
+    # A walk that ends 0.025 past the line (inside the band), but on a box half as tall
+    # again as the walker's: the track took someone else's box past the line.
+    path = straight((0.5, 0.3), (0.5, 0.525), 12)
+    for last, expected in ((0.2, (1, 0)), (0.3, (0, 0))):
+        counter = _walk_then_vanish(path, heights=[0.2] * 11 + [last])
+        assert (counter.total_in, counter.total_out) == expected
+
+
 def test_new_track_behind_a_leaving_person_inherits_nothing():
     """A ghost is only taken by a track where its motion predicts; a stranger starts fresh."""
     counter = LineCounter(LINE)
@@ -157,10 +212,15 @@ def test_property_one_crossing_counts_once_and_reversal_swaps(x0, x1, y0, y1, n)
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.floats(-1, 1), st.floats(-1, 1)), min_size=5, max_size=80), xs)
 def test_property_jitter_below_hysteresis_counts_nothing(noise, x):
+    # While tracked. (A track that ends clearly past the line, walking on, is counted:
+    # see test_a_track_that_ends_walking_over_the_line_counts_its_crossing_once.)
     band = LINE.hysteresis * 0.2  # the boxes are 0.2 high
     path = [(x + 0.02 * dx, 0.5 + 0.99 * band * dy) for dx, dy in noise]
     path = [(0.5, 0.2)] + path  # committed outside first
-    assert run_path(LineCounter(LINE), path) == (0, 0)
+    counter = LineCounter(LINE)
+    for k, (px, py) in enumerate(path):
+        counter.update(tracks_of([(px, py)], [1]), k / 10)
+    assert (counter.total_in, counter.total_out) == (0, 0)
 
 
 @settings(max_examples=40, deadline=None)
