@@ -64,7 +64,7 @@ FULL = Plan(
     norfair_thresholds=NORFAIR_THRESHOLDS,
     dense_frames=300,
     speed_configs=tuple(
-        (m, t, c) for c in ("mjpeg", "isp") for m in ("fp32", "uint8") for t in (1, 2, 4)
+        (m, t, c) for c in ("mjpeg", "webcam", "isp") for m in ("fp32", "uint8") for t in (1, 2, 4)
     ),
     speed_frames=320,
     gate_frames=600,
@@ -375,16 +375,19 @@ def write_report(out: Path, results: Results) -> Path:
     add("## Whole sensor speed\n")
     add(
         "One fresh process per configuration (so peak RSS is that configuration's own): the "
-        "real pipeline on 640x480 frames panned over a real photo (scikit-image's "
-        "`astronaut`), JPEG-decoded per frame like a webcam's MJPEG stream, through "
+        "real pipeline on frames panned over a real photo (scikit-image's `astronaut`), "
+        "through "
         "preprocess, LiteRT inference, decode, tracking, counting and publishing (to no "
         f"sink), in {ROUNDS} rounds, each next to a bare `invoke()` loop of as many frames on "
         "the same interpreter and thread count (alternately before and after it); the ratio "
         f"is the median of the {ROUNDS} rounds' ratios, so a burst of load from a neighbour "
         "on a shared machine moves one round, not the figure. CPU = process CPU seconds per frame "
-        "(all threads). Capture `mjpeg`: a JPEG decoded and resized per frame, as from a USB "
-        "webcam or a video file (read ahead by the sensor's prefetching reader); `isp`: the "
-        "frames arrive at the model's input size, as the Pi camera's ISP delivers its "
+        "(all threads). Capture `mjpeg`: a 640x480 JPEG per frame, as from a video file (or a "
+        "webcam that ignores the size asked for); `webcam`: a 320x240 JPEG per frame, the "
+        "nearest mode a USB webcam offers to the detector's size, which the sensor asks for. "
+        "Both are decoded, resized to the model's input and turned into RGB in the sensor's "
+        "prefetching reader thread, as `edge/sources/opencv.py` does. `isp`: the frames "
+        "arrive at the model's input size, as the Pi camera's ISP delivers its "
         "low-resolution stream (no decode, no resize in the process).\n"
     )
     add(

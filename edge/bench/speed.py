@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from edge.config import DetectorConfig, LineConfig, ZoneConfig
 from edge.count import Counters
+from edge.detect.preprocess import interpolation
 from edge.detections import Detections
 from edge.frames import Frame
 from edge.pipeline import Pipeline
@@ -38,7 +39,11 @@ log = logging.getLogger(__name__)
 
 Image = npt.NDArray[np.uint8]
 CAMERA_SIZE = (640, 480)
-"""Frames as a USB webcam or a video file delivers them (the Pi's ISP would give 300x300)."""
+"""Frames as a video file (or a webcam that ignores the size asked for) delivers them."""
+WEBCAM_SIZE = (320, 240)
+"""A USB webcam's nearest mode to the detector's 300x300, which the sensor asks it for
+(`edge/sources/opencv.py`). The Pi camera's ISP delivers 300x300 itself."""
+CAPTURE_SIZES = {"mjpeg": CAMERA_SIZE, "webcam": WEBCAM_SIZE}
 MODELS = {"uint8": "default", "fp32": "default-fp32"}
 STAGES = ("capture", "preprocess", "inference", "decode", "track", "count", "publish")
 _ORIGIN = 1_800_000_000.0
@@ -92,11 +97,16 @@ def panned_frames(
 class EncodedSource:
     """`FrameSource` decoding JPEG bytes per frame (a webcam's MJPEG or a file's decode).
 
-    Without OpenCV the frames are copied instead, and the report says so.
+    Like the sensor's OpenCV reader, each frame is decoded, resized to `size` (the
+    detector's input, when given) and turned into RGB, in the reading thread. Without
+    OpenCV the frames are copied instead, and the report says so.
     """
 
-    def __init__(self, images: Iterable[Image], fps: float = 10.0) -> None:
+    def __init__(
+        self, images: Iterable[Image], fps: float = 10.0, size: tuple[int, int] | None = None
+    ) -> None:
         self.fps = fps
+        self._size = size
         self._cv2: Any = None
         try:
             import cv2
@@ -130,8 +140,13 @@ class EncodedSource:
         i = self._next
         self._next += 1
         if self._cv2 is not None:
-            bgr = self._cv2.imdecode(self._jpeg[i], self._cv2.IMREAD_COLOR)
-            image: Image = self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
+            cv2 = self._cv2
+            bgr = cv2.imdecode(self._jpeg[i], cv2.IMREAD_COLOR)
+            source = (bgr.shape[1], bgr.shape[0])
+            if self._size is not None and source != self._size:
+                how = interpolation(cv2, source, self._size)
+                bgr = cv2.resize(bgr, self._size, interpolation=how)
+            image: Image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         else:
             image = self._raw[i].copy()
         return Frame(image, i, _ORIGIN + i / self.fps)
@@ -305,7 +320,10 @@ def measure_sensor(
         held = [resize(f, size) for f in panned_frames(min(frames, 30), image=image)]
         frame_source: Any = ListFrameSource(held, count=per_round * rounds)
     else:
-        encoded = EncodedSource(panned_frames(per_round * rounds, image=image))
+        encoded = EncodedSource(
+            panned_frames(per_round * rounds, CAPTURE_SIZES[capture], image=image),
+            size=detector.input_size,
+        )
         decodes = encoded.decodes
         frame_source = encoded
     for warm in panned_frames(warmup, image=image):
@@ -406,9 +424,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--image", type=Path, help="a .npy RGB photo (default: astronaut)")
     parser.add_argument(
         "--capture",
-        choices=["mjpeg", "isp"],
+        choices=["mjpeg", "webcam", "isp"],
         default="mjpeg",
-        help="mjpeg: decode a JPEG per frame (webcam, file); isp: frames at model size",
+        help="mjpeg: decode a 640x480 JPEG per frame (a file); webcam: a 320x240 one; "
+        "isp: frames at model size",
     )
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="pipeline/bare rounds")
     args = parser.parse_args(argv)

@@ -113,6 +113,14 @@ def input_lut(
     return lut
 
 
+def interpolation(cv2: Any, source: tuple[int, int], target: tuple[int, int]) -> int:
+    """OpenCV's interpolation for resizing `source` (w, h) to `target`: area averaging for
+    a strong shrink (3x or more, where bilinear would alias badly), else bilinear, which
+    costs a fraction of it (640x480 to 300x300: about 0.2 ms against 1.7 ms)."""
+    strong = source[0] >= 3 * target[0] or source[1] >= 3 * target[1]
+    return int(cv2.INTER_AREA if strong else cv2.INTER_LINEAR)
+
+
 def _cv2() -> Any | None:
     try:
         import cv2
@@ -297,10 +305,7 @@ class Preprocessor:
             return image
         if self._cv2 is not None:
             cv2 = self._cv2
-            strong = image.shape[1] >= 3 * width or image.shape[0] >= 3 * height
-            interpolation = cv2.INTER_AREA if strong else cv2.INTER_LINEAR
-            out: Image = cv2.resize(
-                image, (width, height), dst=self._resized, interpolation=interpolation
-            )
+            how = interpolation(cv2, (image.shape[1], image.shape[0]), (width, height))
+            out: Image = cv2.resize(image, (width, height), dst=self._resized, interpolation=how)
             return out
         return resize_numpy(image, width, height)

@@ -1,6 +1,7 @@
 """OpenCV frame source: a video file, a webcam index, or an RTSP/HTTP stream.
 
-Frames are resized (INTER_AREA, stretched) to the capture size first, then turned from
+Frames are resized (stretched; area averaging for a strong shrink, else bilinear, as the
+detector's preprocessing does) to the capture size first, then turned from
 OpenCV's BGR into RGB. A file is decoded as fast as the pipeline reads unless
 `realtime`, which paces it at its own frame rate; its frame `index` is the decode index
 from 0 (a corrupt frame is skipped with a warning but keeps its index) and its
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from edge.detect.preprocess import interpolation
 from edge.frames import Frame, SourceError
 
 logger = logging.getLogger(__name__)
@@ -171,8 +173,10 @@ class OpenCVSource:
         if image.ndim == 2:
             image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
         width, height = self.size
-        if (image.shape[1], image.shape[0]) != (width, height):
-            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+        source = (image.shape[1], image.shape[0])
+        if source != (width, height):
+            how = interpolation(cv2, source, (width, height))
+            image = cv2.resize(image, (width, height), interpolation=how)
         rgb: npt.NDArray[np.uint8] = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         return rgb
 

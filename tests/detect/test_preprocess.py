@@ -14,6 +14,7 @@ from edge.detect.preprocess import (
     Preprocessor,
     affine_coefficients,
     input_lut,
+    interpolation,
     resize_numpy,
 )
 
@@ -265,3 +266,19 @@ def test_frame_scale_and_offset_are_what_to_frame_applies() -> None:
     np.testing.assert_allclose(placement.to_frame(box), expected, atol=1e-6)
     assert not Placement.fit((600, 600), (300, 300), "letterbox").padded
     assert not Placement.fit((640, 480), (300, 300), "stretch").padded
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "area"),
+    [
+        ((640, 480), (300, 300), False),  # a file's frames: bilinear, 8x cheaper
+        ((320, 240), (300, 300), False),
+        ((1920, 1080), (300, 300), True),  # a strong shrink averages areas, not to alias
+        ((900, 300), (300, 300), True),
+    ],
+)
+def test_the_resize_rule_is_shared_by_the_reader_and_the_preprocessor(source, target, area):
+    import cv2
+
+    expected = cv2.INTER_AREA if area else cv2.INTER_LINEAR
+    assert interpolation(cv2, source, target) == expected
