@@ -75,7 +75,8 @@ _HOME_HEIGHT = 9
 _COLUMNS = 10
 
 RETURN_MARGIN_SECONDS = 1.0
-"""How long after the tracker's memory a ghost still waits for its own track (a frame)."""
+"""How long past the tracker's memory a ghost still waits for its own track: the tracker
+re-finds a lost track on the frame after its age is checked, up to a frame interval later."""
 
 ENDED_MAX_SPEED = 1.5
 """Box heights per second: a track that ended past the line counts its crossing only if
@@ -124,8 +125,8 @@ class LineCounter:
         self._ghost_radius = ghost_radius
         self.total_in = 0
         self.total_out = 0
-        # Per-track state, rows sorted by id: floats packed in one array (columns below)
-        # and side, streak in another, so a frame gathers and reorders two arrays.
+        # Per-track state, rows sorted by id: floats packed in one array and the side and
+        # streaks in another (columns above), so a frame gathers and reorders two arrays.
         self._ids = np.zeros((0,), np.int64)
         self._state = np.zeros((0, _COLUMNS))
         self._flags = np.zeros((0, 3), np.int16)
