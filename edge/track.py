@@ -236,12 +236,17 @@ class Tracker:
         r, c = np.nonzero(sim >= _HOLD_IOU)
         if r.size == 0:
             return r, c
-        off = frame.z[cols[c], :2] - self._still[rows[r], :2]
-        near = np.hypot(off[:, 0], off[:, 1]) <= _STILL_RADIUS * self._mean[rows[r], 3]
+        near = self._from_still(rows[r], frame.z[cols[c], :2]) <= _STILL_RADIUS
         r, c = r[near], c[near]
         if not _contested(r, c):
             return r, c
         return greedy_pairs(r, c, sim[r, c])
+
+    def _from_still(self, rows: npt.NDArray[np.intp], centres: F64) -> F64:
+        """Distance of each centre from the point where its row's track stands (or last
+        started standing), in that track's box heights."""
+        off = centres - self._still[rows, :2]
+        return np.asarray(np.hypot(off[:, 0], off[:, 1]) / self._mean[rows, 3])
 
     def _direction_weight(self, rows: npt.NDArray[np.intp], centres: F64) -> F64:
         """Per (track row, box centre) pair: 1 ahead of the track's motion, down to
@@ -371,8 +376,7 @@ class Tracker:
             if waiting.size and pool.size:
                 limit = np.where(scores[pool] >= s.high_score, s.match_iou, s.low_match_iou)
                 r, c = self._associate(waiting, pool, limit, frame)
-                off = frame.z[pool[c], :2] - self._still[waiting[r], :2]
-                near = np.hypot(off[:, 0], off[:, 1]) <= _RELEASE_RADIUS * self._mean[waiting[r], 3]
+                near = self._from_still(waiting[r], frame.z[pool[c], :2]) <= _RELEASE_RADIUS
                 r, c = r[near], c[near]
                 matched_track[waiting[r]] = pool[c]
                 free_high = _without(free_high, c[c < free_high.size])
@@ -384,9 +388,7 @@ class Tracker:
             self._last_seen[rows] = timestamp
             self._obs[rows] = frame.z[matched_track[rows], :2]
             # A track that moved out of reach of the point it stood at stands at a new one.
-            off = self._mean[rows, :2] - self._still[rows, :2]
-            reach = _STILL_RADIUS * self._mean[rows, 3]
-            moved = rows[(off * off).sum(axis=1) > reach * reach]
+            moved = rows[self._from_still(rows, self._mean[rows, :2]) > _STILL_RADIUS]
             if moved.size:
                 self._still[moved, :2] = self._mean[moved, :2]
                 self._still[moved, 2] = timestamp

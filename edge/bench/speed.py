@@ -27,11 +27,11 @@ import numpy.typing as npt
 
 from edge.config import DetectorConfig, LineConfig, ZoneConfig
 from edge.count import Counters
-from edge.detect.preprocess import interpolation
 from edge.detections import Detections
 from edge.frames import Frame
 from edge.pipeline import Pipeline
 from edge.publish import Publisher
+from edge.sources.opencv import to_rgb
 from edge.sources.prefetch import PrefetchSource
 from edge.track import Tracker, TrackerSettings
 
@@ -140,13 +140,9 @@ class EncodedSource:
         i = self._next
         self._next += 1
         if self._cv2 is not None:
-            cv2 = self._cv2
-            bgr = cv2.imdecode(self._jpeg[i], cv2.IMREAD_COLOR)
-            source = (bgr.shape[1], bgr.shape[0])
-            if self._size is not None and source != self._size:
-                how = interpolation(cv2, source, self._size)
-                bgr = cv2.resize(bgr, self._size, interpolation=how)
-            image: Image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+            bgr = self._cv2.imdecode(self._jpeg[i], self._cv2.IMREAD_COLOR)
+            size = self._size or (bgr.shape[1], bgr.shape[0])
+            image: Image = to_rgb(self._cv2, bgr, size)
         else:
             image = self._raw[i].copy()
         return Frame(image, i, _ORIGIN + i / self.fps)

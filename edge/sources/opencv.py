@@ -26,6 +26,19 @@ from edge.frames import Frame, SourceError
 
 logger = logging.getLogger(__name__)
 
+
+def to_rgb(cv2: Any, image: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.NDArray[np.uint8]:
+    """An OpenCV frame (BGR or grey) resized to `size` (w, h), then as RGB: resizing first
+    converts fewer pixels."""
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    source = (image.shape[1], image.shape[0])
+    if source != size:
+        image = cv2.resize(image, size, interpolation=interpolation(cv2, source, size))
+    rgb: npt.NDArray[np.uint8] = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return rgb
+
+
 INSTALL_HINT = "install the opencv extra: pip install 'headcount[opencv]'"
 FALLBACK_FPS = 25.0
 MAX_BAD_FRAMES = 25
@@ -169,16 +182,7 @@ class OpenCVSource:
             self._sleep(wait)
 
     def _convert(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-        cv2 = self._cv2
-        if image.ndim == 2:
-            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-        width, height = self.size
-        source = (image.shape[1], image.shape[0])
-        if source != (width, height):
-            how = interpolation(cv2, source, (width, height))
-            image = cv2.resize(image, (width, height), interpolation=how)
-        rgb: npt.NDArray[np.uint8] = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        return rgb
+        return to_rgb(self._cv2, image, self.size)
 
     def close(self) -> None:
         if self._cap is not None:
