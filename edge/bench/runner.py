@@ -33,7 +33,14 @@ from edge.bench.peers import (
     SupervisionSystem,
     require_peers,
 )
-from edge.bench.speed import ROUNDS, STAGES, SensorSpeed, measure_in_subprocess, photo
+from edge.bench.speed import (
+    CAPTURE_NAMES,
+    ROUNDS,
+    STAGES,
+    SensorSpeed,
+    measure_in_subprocess,
+    photo,
+)
 from edge.sim.scene import Scene, SceneError, load_scene, scene_from_dict, scene_names
 
 log = logging.getLogger(__name__)
@@ -388,7 +395,10 @@ def write_report(out: Path, results: Results) -> Path:
         "Both are decoded, resized to the model's input and turned into RGB in the sensor's "
         "prefetching reader thread, as `edge/sources/opencv.py` does. `isp`: the frames "
         "arrive at the model's input size, as the Pi camera's ISP delivers its "
-        "low-resolution stream (no decode, no resize in the process).\n"
+        "low-resolution stream (no decode, no resize in the process). The reader's "
+        "decode is work the bare loop does not do: where the interpreter's threads "
+        "already take every core of the machine (see Machine and versions), it competes "
+        "with inference for them, which the ratio shows.\n"
     )
     add(
         "| capture | model | threads | "
@@ -507,13 +517,16 @@ def aims(results: Results) -> list[str]:
             f"{_verdict(ours_ms < 1.0)} ({ours_ms:.2f} ms)"
         )
     if results.speed:
-        ratios = ", ".join(
-            f"{r.capture}/{r.model}/{r.threads}: {r.ratio:.2f}" for r in results.speed
-        )
-        out.append(
-            "pipeline frame rate at least 0.9 of the bare invoke loop: "
-            f"{_verdict(all(r.ratio >= 0.9 for r in results.speed))} ({ratios})"
-        )
+        by_capture: dict[str, list[SensorSpeed]] = {}
+        for r in results.speed:
+            by_capture.setdefault(r.capture, []).append(r)
+        for capture, runs in by_capture.items():
+            ratios = ", ".join(f"{r.model}/{r.threads}: {r.ratio:.2f}" for r in runs)
+            out.append(
+                "pipeline frame rate at least 0.9 of the bare invoke loop, "
+                f"{CAPTURE_NAMES.get(capture, capture)}: "
+                f"{_verdict(all(r.ratio >= 0.9 for r in runs))} (model/threads: {ratios})"
+            )
         peak = max(r.peak_rss_mb for r in results.speed)
         out.append(f"peak RSS under 200 MB: {_verdict(peak < 200)} (largest {peak:.0f} MB)")
         share = max(

@@ -44,6 +44,11 @@ WEBCAM_SIZE = (320, 240)
 """A USB webcam's nearest mode to the detector's 300x300, which the sensor asks it for
 (`edge/sources/opencv.py`). The Pi camera's ISP delivers 300x300 itself."""
 CAPTURE_SIZES = {"mjpeg": CAMERA_SIZE, "webcam": WEBCAM_SIZE}
+CAPTURE_NAMES = {
+    "isp": "Pi camera capture (isp)",
+    "webcam": "320x240 webcam JPEG capture (webcam)",
+    "mjpeg": "640x480 JPEG file capture (mjpeg)",
+}
 MODELS = {"uint8": "default", "fp32": "default-fp32"}
 STAGES = ("capture", "preprocess", "inference", "decode", "track", "count", "publish")
 _ORIGIN = 1_800_000_000.0

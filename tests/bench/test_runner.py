@@ -113,5 +113,12 @@ def test_quick_run_writes_results_with_every_section(peers: dict[str, str], tmp_
     assert re.search(r"\| empty \| on \| \d+ \| \d+ \|", text)
     assert re.search(r"\| crowd \| [0-9.]+ % \([0-9.]+ %\) \|", text)  # mean (worst) over seeds
     assert "over 1 other detector seeds, no double count from loitering" in text
+    # The ratio aim is judged per capture path, each line naming its configurations.
+    for capture in ("Pi camera capture (isp)", "640x480 JPEG file capture (mjpeg)"):
+        assert re.search(
+            rf"bare invoke loop, {re.escape(capture)}: \*\*(not )?met\*\* "
+            r"\(model/threads: uint8/1: [0-9.]+\)",
+            text,
+        )
     for png in ("accuracy_scene.png", "accuracy_stress.png", "stages.png", "tracking_time.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
