@@ -209,6 +209,30 @@ def _robust_runs(results: Results, profile: str, system: str, scene: str) -> lis
     ]
 
 
+def _robust_accuracies(results: Results, profile: str, system: str, scene: str) -> list[float]:
+    """A system's line accuracy on one scene and profile, per other detector seed."""
+    runs = _robust_runs(results, profile, system, scene)
+    return [r.line_accuracy for r in runs if r.line_accuracy is not None]
+
+
+def _behind(
+    peers: Sequence[str],
+    scenes: Sequence[str],
+    accuracy: Callable[[str, str, str], float | None],
+) -> list[str]:
+    """Where a peer beat us: "profile/scene: peer x vs ours", for every profile and scene,
+    `accuracy(profile, system, scene)` giving each system's figure (None: not measured)."""
+    behind = []
+    for profile in PROFILES:
+        for scene in scenes:
+            mine = accuracy(profile, "headcount", scene)
+            for peer in peers:
+                other = accuracy(profile, peer, scene)
+                if mine is not None and other is not None and other > mine + 1e-9:
+                    behind.append(f"{profile}/{scene}: {peer} {_pct(other)} vs {_pct(mine)}")
+    return behind
+
+
 def _pick_norfair(scores: list[tuple[str, SceneScore]], names: Sequence[str]) -> str:
     """The norfair setting with the best mean pooled line accuracy over every scene run."""
 
@@ -332,8 +356,7 @@ def write_report(out: Path, results: Results) -> Path:
             for scene in scenes:
                 cells = []
                 for sys_ in systems:
-                    runs = _robust_runs(results, profile, sys_, scene)
-                    accs = [r.line_accuracy for r in runs if r.line_accuracy is not None]
+                    accs = _robust_accuracies(results, profile, sys_, scene)
                     cells.append(
                         f"{_pct(float(np.mean(accs)))} ({_pct(min(accs))})" if accs else "n/a"
                     )
@@ -485,18 +508,9 @@ def aims(results: Results) -> list[str]:
             f"no double count from loitering on the line: {_verdict(max(doubles) == 0)} "
             f"({max(doubles)} in the worst profile)"
         )
-    behind = []
-    for profile in PROFILES:
-        ours = _scores_for(results, profile, "headcount")
-        for peer in peers:
-            theirs = _scores_for(results, profile, peer)
-            for name, score in ours.items():
-                mine, other = (
-                    score.line_accuracy,
-                    theirs[name].line_accuracy if name in theirs else None,
-                )
-                if mine is not None and other is not None and other > mine + 1e-9:
-                    behind.append(f"{profile}/{name}: {peer} {_pct(other)} vs {_pct(mine)}")
+    by_run = {(p, s.system, s.scene): s.line_accuracy for p, s in results.scores}
+    scenes = sorted({s.scene for _, s in results.scores})
+    behind = _behind(peers, scenes, lambda p, system, scene: by_run.get((p, system, scene)))
     out.append(
         f"accuracy at least the best peer's on every scene: {_verdict(not behind)}"
         + (" (behind on " + "; ".join(behind) + ")" if behind else "")
@@ -589,24 +603,13 @@ def _robust_aims(results: Results, peers: Sequence[str]) -> list[str]:
             f"{label}, no double count from loitering on the line: {_verdict(not bad)}"
             + (f" (double counts: {', '.join(bad)})" if bad else "")
         )
-    behind = []
+
+    def mean(profile: str, system: str, scene: str) -> float | None:
+        accs = _robust_accuracies(results, profile, system, scene)
+        return float(np.mean(accs)) if accs else None
+
     scenes = sorted({s.scene for _, _, s in results.robust})
-    for profile in PROFILES:
-        for scene in scenes:
-
-            def mean(system: str, profile: str = profile, scene: str = scene) -> float | None:
-                accs = [
-                    r.line_accuracy
-                    for r in _robust_runs(results, profile, system, scene)
-                    if r.line_accuracy is not None
-                ]
-                return float(np.mean(accs)) if accs else None
-
-            mine = mean("headcount")
-            for peer in peers:
-                other = mean(peer)
-                if mine is not None and other is not None and other > mine + 1e-9:
-                    behind.append(f"{profile}/{scene}: {peer} {_pct(other)} vs {_pct(mine)}")
+    behind = _behind(peers, scenes, mean)
     out.append(
         f"{label}, mean accuracy at least the best peer's on every scene: {_verdict(not behind)}"
         + (" (behind on " + "; ".join(behind) + ")" if behind else "")
