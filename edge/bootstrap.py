@@ -36,14 +36,7 @@ class StartupError(Exception):
 
 
 def tracker_settings(config: Config) -> TrackerSettings:
-    return TrackerSettings(
-        high_score=config.detector.score_threshold,
-        low_score=config.detector.low_score_threshold,
-        match_iou=config.tracker.match_iou,
-        min_hits=config.tracker.min_hits,
-        max_age_seconds=config.tracker.max_age_seconds,
-        coast_seconds=config.tracker.coast_seconds,
-    )
+    return TrackerSettings.from_config(config.detector, config.tracker)
 
 
 def build_detector(config: Config, uri: str) -> Detector:
@@ -145,9 +138,7 @@ def build_sensor(
         source=source,
         detector=detector,
         tracker=Tracker(tracker_settings(config)),
-        counters=Counters(
-            config.lines, config.zones, track_memory_seconds=config.tracker.max_age_seconds
-        ),
+        counters=Counters(config.lines, config.zones),
         publisher=publisher,
         bucket_seconds=config.publish.bucket_seconds,
         publish_every=publish_every,

@@ -140,6 +140,19 @@ class TrackerConfig(Section):
     )
     min_hits: int = Field(2, ge=1, le=30, description="Matches before a track is counted.")
     match_iou: float = Field(0.2, gt=0.0, lt=1.0, description="Least IoU to match a track.")
+    low_match_iou: float = Field(
+        0.4,
+        gt=0.0,
+        lt=1.0,
+        description="Least IoU to match a track with a weak detection (below score_threshold).",
+    )
+    buffer: float = Field(
+        0.3,
+        ge=0.0,
+        le=2.0,
+        description="Boxes are grown by this fraction of their size on each side before "
+        "matching; a lost track's box grows more the longer it is lost.",
+    )
     coast_seconds: float = Field(
         1.0, ge=0, le=10, description="A lost track still counts in zones for this long."
     )

@@ -3,12 +3,11 @@
 A line counts a crossing when a track's feet leave a dead band around the line on the
 side opposite to the one it was last committed to, and the path from its last point
 beyond the band on the old side meets the segment itself. Standing, turning or
-jittering inside the band counts nothing. A track that leaves the output leaves a
-short-lived "ghost" (its committed side, place and velocity): the same track, re-found by
-the tracker after a long occlusion, takes it back; else a new track that appears where
-the ghost's motion predicts inherits that side, so a person whose track broke at the line
-is counted exactly once; one that ended while walking over the line, clearly past it, is
-counted then, and its ghost carries the far side. Only motion is used: no appearance.
+jittering inside the band counts nothing. Who is who is the tracker's business: a track
+that carries on one that left the output (`Tracks.continues`) takes over that one's
+side, so a person whose track broke at the line is counted exactly once. A track that
+ends while walking over the line, clearly past it, is counted then, and whoever carries
+it on has the far side already.
 """
 
 from __future__ import annotations
@@ -46,37 +45,33 @@ class Crossings:
     in_: int
     out: int
 
-
-@dataclass(slots=True)
-class _Ghost:
-    track: int
-    side: int
-    anchor: F64
-    feet: F64
-    velocity: F64
-    height: float
-    time: float
-    home_time: float
+    def __add__(self, other: Crossings) -> Crossings:
+        return Crossings(self.in_ + other.in_, self.out + other.out)
 
 
-# Columns of LineCounter._state: the anchor (last feet beyond the band on the committed
-# side), the feet and time of the last detection, the velocity of the feet, the box
-# height, and when the track was last beyond the band on its committed side and its box
-# height there.
-# LineCounter._flags: the committed side, the streak of detections beyond the band
-# towards a side, and the streak of detections clearly past the line (half the band).
-_ANCHOR = slice(0, 2)
-_FEET = slice(2, 4)
-_VELOCITY = slice(4, 6)
-_HEIGHT = 6
-_TIME = 7
-_HOME_TIME = 8
-_HOME_HEIGHT = 9
-_COLUMNS = 10
+# Per-track records of a line, one row per track (a numpy record array: the tracks of a
+# frame are gathered, updated and stored with one indexing each, which a dict of
+# per-track objects cannot do for 50 people within the speed budget).
+_RECORD = np.dtype(
+    [
+        ("id", np.int64),
+        ("side", np.int16),  # committed side: 1 inside, -1 outside, 0 none yet
+        ("streak", np.int16),  # detections in a row beyond the band towards a new side, signed
+        ("past", np.int16),  # detections in a row clearly past the line (half the band)
+        ("anchor", np.float64, 2),  # last feet beyond the band on the committed side
+        ("feet", np.float64, 2),  # feet at the last detection
+        ("time", np.float64),  # time of the last detection
+        ("velocity", np.float64, 2),  # the feet's velocity, as the tracker gives it
+        ("height", np.float64),  # box height now
+        ("home_time", np.float64),  # when last beyond the band on the committed side
+        ("home_height", np.float64),  # and the box height there
+    ]
+)
+Records = npt.NDArray[np.void]
 
-RETURN_MARGIN_SECONDS = 1.0
-"""How long past the tracker's memory a ghost still waits for its own track: the tracker
-re-finds a lost track on the frame after its age is checked, up to a frame interval later."""
+ENDED_CLEARLY_PAST = 0.5
+"""Fraction of the dead band's half-width: a track that ends counts its crossing only if
+last seen at least this far past the line."""
 
 ENDED_MAX_SPEED = 1.5
 """Box heights per second: a track that ended past the line counts its crossing only if
@@ -95,14 +90,7 @@ before its last detection is crossing; one that stood on the line longer is not.
 class LineCounter:
     """Counts in/out crossings of one segment; totals are cumulative until `reset()`."""
 
-    def __init__(
-        self,
-        line: LineConfig,
-        *,
-        ghost_seconds: float = 2.0,
-        ghost_radius: float = 0.6,
-        track_memory_seconds: float = 2.0,
-    ) -> None:
+    def __init__(self, line: LineConfig) -> None:
         self.name = line.name
         self._a = np.asarray(line.points[0], np.float64)
         self._b = np.asarray(line.points[1], np.float64)
@@ -117,20 +105,10 @@ class LineCounter:
         self._offset = float(toward @ self._a)
         self._confirm = line.confirm_frames
         self._min_band = line.min_band
-        self._ghost_seconds = ghost_seconds
-        # A track lost for longer than the tracker's coast time leaves the output but may
-        # come back under its own id until the tracker forgets it (plus a frame or so):
-        # its ghost waits for it that long.
-        self._ghost_keep = max(ghost_seconds, track_memory_seconds + RETURN_MARGIN_SECONDS)
-        self._ghost_radius = ghost_radius
         self.total_in = 0
         self.total_out = 0
-        # Per-track state, rows sorted by id: floats packed in one array and the side and
-        # streaks in another (columns above), so a frame gathers and reorders two arrays.
-        self._ids = np.zeros((0,), np.int64)
-        self._state = np.zeros((0, _COLUMNS))
-        self._flags = np.zeros((0, 3), np.int16)
-        self._ghosts: list[_Ghost] = []
+        self._records: Records = np.zeros((0,), _RECORD)  # tracks in the output, by id
+        self._ended: dict[int, np.void] = {}  # sided tracks that left it, until forgotten
 
     def reset(self) -> None:
         """Zero the totals; the tracks' sides are kept, so nobody is counted twice."""
@@ -139,7 +117,7 @@ class LineCounter:
 
     @property
     def live_tracks(self) -> int:
-        return int(self._ids.shape[0])
+        return int(self._records.shape[0])
 
     def _distance(self, points: F64) -> F64:
         """Signed distance of (N, 2) points to the line, positive on the `inside` side."""
@@ -157,97 +135,118 @@ class LineCounter:
     ) -> Crossings:
         """Advance with this frame's tracks; returns the crossings it completed."""
         at = positions if positions is not None else TrackPositions.of(tracks)
-        ids = tracks.ids
-        feet = at.feet
-        n = ids.shape[0]
-        dist = self._distance(feet)
-        band = self._band(at.xyxy)
-
-        self._expire_ghosts(timestamp)
-        if self._ids.size:
-            pos = np.minimum(np.searchsorted(self._ids, ids), self._ids.size - 1)
-            known = self._ids[pos] == ids
-        else:
-            pos = np.zeros(n, np.intp)
-            known = np.zeros(n, bool)
-        if known.all():
-            state = self._state[pos]
-            flags = self._flags[pos]
-        else:
-            state = np.empty((n, _COLUMNS))
-            state[:, _ANCHOR] = feet
-            state[:, _FEET] = feet
-            state[:, _VELOCITY] = 0.0
-            state[:, _TIME] = timestamp
-            state[:, _HOME_TIME] = timestamp
-            state[:, _HOME_HEIGHT] = at.heights
-            flags = np.zeros((n, 3), np.int16)
-            state[known] = self._state[pos[known]]
-            flags[known] = self._flags[pos[known]]
-            for i in np.flatnonzero(~known):
-                ghost = self._claim_ghost(int(ids[i]), feet[i], float(at.heights[i]), timestamp)
-                if ghost is not None:
-                    flags[i, 0] = ghost.side
-                    state[i, _ANCHOR] = ghost.anchor
-                    state[i, _VELOCITY] = ghost.velocity
-                    state[i, _HOME_TIME] = ghost.home_time
-                    state[i, _HOME_HEIGHT] = ghost.height
-        side = flags[:, 0]
-        streak = flags[:, 1]
-        past = flags[:, 2]
-
-        # Only a real detection may commit a side or teach the velocity: a coasting box
-        # is the tracker's guess. Place, time and velocity are of the last detection.
+        for track in tracks.forgotten.tolist():
+            self._ended.pop(track, None)
+        pos, known = self._find(tracks.ids)
+        records = self._gather(tracks, at, pos, known, timestamp)
+        # Only a real detection may commit a side: a coasting box is the tracker's guess.
         observed = ~tracks.coasting
-        dt = timestamp - state[:, _TIME]
-        moving = known & observed & (dt > 0)
-        if moving.any():
-            step = (feet[moving] - state[moving, _FEET]) / dt[moving, None]
-            state[moving, _VELOCITY] = 0.6 * state[moving, _VELOCITY] + 0.4 * step
-        state[observed, _FEET] = feet[observed]
-        state[observed, _TIME] = timestamp
-        state[:, _HEIGHT] = at.heights
-
+        records["feet"][observed] = at.feet[observed]
+        records["time"][observed] = timestamp
+        records["velocity"] = tracks.velocity
+        records["height"] = at.heights
+        dist = self._distance(at.feet)
+        band = self._band(at.xyxy)
         # Direction of each real detection beyond the band: 1 on the inside, -1 outside.
         direction = ((dist > band) & observed).astype(np.int16) - ((dist < -band) & observed)
-        # A side is taken after `confirm` detections in a row beyond the band on it; the
-        # streak's sign is its direction. Taking the far side is a crossing.
-        candidate = (direction != 0) & (direction != side)
-        crossed = Crossings(0, 0)
-        if candidate.any():
-            extends = candidate & (np.sign(streak) == direction)
-            streak[:] = np.where(
-                extends,
-                streak + direction,
-                np.where(candidate, direction, np.where(observed, 0, streak)),
-            )
-            # A track appearing beyond the band takes that side at once; a side taken
-            # later, or the far side, needs `confirm` detections in a row.
-            commit = candidate & ((~known & (side == 0)) | (np.abs(streak) >= self._confirm))
-            if commit.any():
-                flipped = commit & (side != 0)
-                crossed = self._tally(state[flipped, _ANCHOR], feet[flipped], direction[flipped])
-                side[commit] = direction[commit]
-                streak[commit] = 0
-        else:
-            streak[observed] = 0
-        far = observed & (side != 0) & (dist * side <= -0.5 * band)
-        past[:] = np.where(far, past + 1, np.where(observed, 0, past))
-        home = (direction == side) & (direction != 0)
-        state[home, _ANCHOR] = feet[home]
-        state[home, _HOME_HEIGHT] = at.heights[home]
-        state[home, _HOME_TIME] = timestamp
-
-        if self._ids.size > np.count_nonzero(known):
-            ended = self._retire(pos[known])
-            crossed = Crossings(crossed.in_ + ended.in_, crossed.out + ended.out)
-        if n > 1 and not bool(np.all(ids[1:] > ids[:-1])):
-            order = np.argsort(ids, kind="stable")
-            ids, state, flags = ids[order], state[order], flags[order]
-        self._ids = ids.copy()
-        self._state = state
-        self._flags = flags
+        crossed = self._commit(records, direction, observed, known, at.feet)
+        self._count_clearly_past(records, observed, dist, band)
+        home = (direction == records["side"]) & (direction != 0)
+        records["anchor"][home] = at.feet[home]
+        records["home_height"][home] = at.heights[home]
+        records["home_time"][home] = timestamp
+        if self._records.shape[0] > np.count_nonzero(known):
+            crossed = crossed + self._retire(pos[known])
+        self._store(records)
         return crossed
+
+    def _find(
+        self, ids: npt.NDArray[np.int64]
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
+        """Row of each id among the last frame's records, and whether it was there."""
+        held = self._records["id"]
+        if held.size == 0:
+            return np.zeros(ids.shape[0], np.intp), np.zeros(ids.shape[0], bool)
+        pos = np.minimum(np.searchsorted(held, ids), held.size - 1)
+        return pos, held[pos] == ids
+
+    def _gather(
+        self,
+        tracks: Tracks,
+        at: TrackPositions,
+        pos: npt.NDArray[np.intp],
+        known: npt.NDArray[np.bool_],
+        timestamp: float,
+    ) -> Records:
+        """This frame's records: the known tracks' own; a new track starts where it stands
+        with no side, unless it carries on a track that left with one (see Tracks)."""
+        if known.all():
+            return self._records[pos]
+        records: Records = np.zeros(tracks.ids.shape[0], _RECORD)
+        records["id"] = tracks.ids
+        records["anchor"] = at.feet
+        records["feet"] = at.feet
+        records["time"] = timestamp
+        records["home_time"] = timestamp
+        records["home_height"] = at.heights
+        records[known] = self._records[pos[known]]
+        for i in np.flatnonzero(~known & (tracks.continues >= 0)):
+            ended = self._ended.pop(int(tracks.continues[i]), None)
+            if ended is not None:
+                records["side"][i] = ended["side"]
+                records["anchor"][i] = ended["anchor"]
+                records["home_time"][i] = ended["home_time"]
+                # Its box is compared with the box that left, not with that box's home.
+                records["home_height"][i] = ended["height"]
+        return records
+
+    def _commit(
+        self,
+        records: Records,
+        direction: npt.NDArray[np.int16],
+        observed: npt.NDArray[np.bool_],
+        known: npt.NDArray[np.bool_],
+        feet: F64,
+    ) -> Crossings:
+        """A side is taken after `confirm` detections in a row beyond the band on it (the
+        streak's sign is its direction); taking the far side is a crossing. A track
+        appearing beyond the band takes that side at once."""
+        side = records["side"]
+        streak = records["streak"]
+        candidate = (direction != 0) & (direction != side)
+        if not candidate.any():
+            streak[observed] = 0
+            return Crossings(0, 0)
+        extends = candidate & (np.sign(streak) == direction)
+        records["streak"] = np.where(
+            extends,
+            streak + direction,
+            np.where(candidate, direction, np.where(observed, 0, streak)),
+        )
+        streak = records["streak"]
+        commit = candidate & ((~known & (side == 0)) | (np.abs(streak) >= self._confirm))
+        if not commit.any():
+            return Crossings(0, 0)
+        flipped = commit & (side != 0)
+        crossed = self._tally(records["anchor"][flipped], feet[flipped], direction[flipped])
+        side[commit] = direction[commit]
+        streak[commit] = 0
+        return crossed
+
+    def _count_clearly_past(
+        self, records: Records, observed: npt.NDArray[np.bool_], dist: F64, band: F64
+    ) -> None:
+        """Detections in a row clearly past the line from the committed side."""
+        side = records["side"]
+        past = records["past"]
+        far = observed & (side != 0) & (dist * side <= -ENDED_CLEARLY_PAST * band)
+        records["past"] = np.where(far, past + 1, np.where(observed, 0, past))
+
+    def _store(self, records: Records) -> None:
+        ids = records["id"]
+        if ids.shape[0] > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+            records = records[np.argsort(ids, kind="stable")]
+        self._records = records
 
     def finish(self) -> Crossings:
         """At a clean end of the footage, count crossings already under way.
@@ -258,17 +257,16 @@ class LineCounter:
         at most END_CROSSING_SECONDS before: it was walking through when the footage
         ended. One that stood on the line for longer counts nothing.
         """
-        if self._ids.size == 0:
+        records = self._records
+        if records.shape[0] == 0:
             return Crossings(0, 0)
-        side = self._flags[:, 0]
-        streak = self._flags[:, 1]
-        state = self._state
-        pending = self._under_way(ended=False)
+        pending = self._under_way(records, ended=False)
         if not pending.any():
             return Crossings(0, 0)
-        crossed = self._tally(state[pending, _ANCHOR], state[pending, _FEET], -side[pending])
+        side = records["side"]
+        crossed = self._tally(records["anchor"][pending], records["feet"][pending], -side[pending])
         side[pending] = -side[pending]
-        streak[pending] = 0
+        records["streak"][pending] = 0
         return crossed
 
     def _tally(self, start: F64, end: F64, new_side: npt.NDArray[np.int16]) -> Crossings:
@@ -284,93 +282,56 @@ class LineCounter:
         self.total_out += crossed.out
         return crossed
 
-    def _under_way(self, ended: bool) -> npt.NDArray[np.bool_]:
+    def _under_way(self, records: Records, ended: bool) -> npt.NDArray[np.bool_]:
         """Rows with a crossing under way: last seen beyond the band on the far side
         awaiting confirmation, or past the line at most END_CROSSING_SECONDS after leaving
         their side.
 
         With `ended` (the track ended, not the footage), only rows last seen clearly past
-        the line (by half the band), moving on towards the far side, having got there
+        the line (ENDED_CLEARLY_PAST), moving on towards the far side, having got there
         from their side no faster than ENDED_MAX_SPEED with a box of about the same size.
         """
-        side = self._flags[:, 0]
-        state = self._state
-        recent = (side != 0) & (state[:, _TIME] - state[:, _HOME_TIME] <= END_CROSSING_SECONDS)
+        side = records["side"]
+        feet = records["feet"]
+        time = records["time"]
+        recent = (side != 0) & (time - records["home_time"] <= END_CROSSING_SECONDS)
         if ended:
-            onward = (state[:, _VELOCITY] @ self._toward) * side < 0
-            step = state[:, _FEET] - state[:, _ANCHOR]
-            took = np.maximum(state[:, _TIME] - state[:, _HOME_TIME], 1e-3)
-            speed = np.hypot(step[:, 0], step[:, 1]) / (took * state[:, _HEIGHT])
-            clearly = self._flags[:, 2] > 0
-            growth = state[:, _HEIGHT] / np.maximum(state[:, _HOME_HEIGHT], 1e-6)
+            onward = (records["velocity"] @ self._toward) * side < 0
+            step = feet - records["anchor"]
+            took = np.maximum(time - records["home_time"], 1e-3)
+            height = records["height"]
+            speed = np.hypot(step[:, 0], step[:, 1]) / (took * height)
+            clearly = records["past"] > 0
+            growth = height / np.maximum(records["home_height"], 1e-6)
             same_size = np.abs(np.log(growth)) <= ENDED_MAX_GROWTH
             plausible = (speed <= ENDED_MAX_SPEED) & same_size
             return np.asarray(recent & clearly & onward & plausible)
-        beyond = (side != 0) & (np.sign(self._flags[:, 1]) == -side)
-        past = self._distance(state[:, _FEET]) * side < 0
+        beyond = (side != 0) & (np.sign(records["streak"]) == -side)
+        past = self._distance(feet) * side < 0
         return np.asarray(beyond | (recent & past))
 
     def _retire(self, continuing: npt.NDArray[np.intp]) -> Crossings:
-        """Tracks that ended (rows not in `continuing`) leave a ghost if they had a side.
+        """Tracks that left the output (rows not in `continuing`) keep their record if
+        they had a side, for whichever track carries them on.
 
         One that ended walking over the line counts its crossing now (see `_under_way`),
-        and its ghost carries the far side, so whoever takes it over is not counted again.
+        and its record takes the far side, so whoever carries it on is not counted again.
         """
-        gone = np.ones(self._ids.size, bool)
+        gone = np.ones(self._records.shape[0], bool)
         gone[continuing] = False
-        gone &= self._flags[:, 0] != 0
+        left = self._records[gone & (self._records["side"] != 0)]
         crossed = Crossings(0, 0)
-        passing = gone & self._under_way(ended=True)
+        passing = self._under_way(left, ended=True)
         if passing.any():
-            side = self._flags[:, 0]
-            crossed = self._tally(
-                self._state[passing, _ANCHOR], self._state[passing, _FEET], -side[passing]
-            )
+            side = left["side"]
+            crossed = self._tally(left["anchor"][passing], left["feet"][passing], -side[passing])
             side[passing] = -side[passing]
-            self._state[passing, _ANCHOR] = self._state[passing, _FEET]
-            self._state[passing, _HOME_HEIGHT] = self._state[passing, _HEIGHT]
-            self._state[passing, _HOME_TIME] = self._state[passing, _TIME]
-        for i in np.flatnonzero(gone):
-            row = self._state[i]
-            self._ghosts.append(
-                _Ghost(
-                    track=int(self._ids[i]),
-                    side=int(self._flags[i, 0]),
-                    anchor=row[_ANCHOR].copy(),
-                    feet=row[_FEET].copy(),
-                    velocity=row[_VELOCITY].copy(),
-                    height=float(row[_HEIGHT]),
-                    time=float(row[_TIME]),
-                    home_time=float(row[_HOME_TIME]),
-                )
-            )
+            left["anchor"][passing] = left["feet"][passing]
+            left["home_height"][passing] = left["height"][passing]
+            left["home_time"][passing] = left["time"][passing]
+        for record in left:
+            self._ended[int(record["id"])] = record
         return crossed
-
-    def _expire_ghosts(self, timestamp: float) -> None:
-        if self._ghosts:
-            self._ghosts = [g for g in self._ghosts if timestamp - g.time <= self._ghost_keep]
-
-    def _claim_ghost(self, track: int, feet: F64, height: float, timestamp: float) -> _Ghost | None:
-        """The track's own ghost if it is coming back, else the nearest ghost younger than
-        `ghost_seconds` whose motion predicts this new track's position; consumed."""
-        best: tuple[float, int] | None = None
-        for k, ghost in enumerate(self._ghosts):
-            if ghost.track == track:
-                return self._ghosts.pop(k)
-        for k, ghost in enumerate(self._ghosts):
-            gap = timestamp - ghost.time
-            if gap > self._ghost_seconds:
-                continue
-            predicted = ghost.feet + ghost.velocity * gap
-            size = max(ghost.height, height)
-            speed = float(np.hypot(*ghost.velocity))
-            radius = self._ghost_radius * size + 0.5 * speed * gap
-            miss = float(np.hypot(*(feet - predicted)))
-            if miss <= radius and (best is None or miss < best[0]):
-                best = (miss, k)
-        if best is None:
-            return None
-        return self._ghosts.pop(best[1])
 
 
 class ZoneCounter:
@@ -399,18 +360,10 @@ class CountState:
 class Counters:
     """All lines and zones of a sensor, advanced together once per frame."""
 
-    def __init__(
-        self,
-        lines: list[LineConfig],
-        zones: list[ZoneConfig],
-        *,
-        track_memory_seconds: float = 2.0,
-    ) -> None:
-        """`track_memory_seconds`: how long the tracker keeps a lost track (its max age)."""
-        self.lines = [
-            LineCounter(line, track_memory_seconds=track_memory_seconds) for line in lines
-        ]
+    def __init__(self, lines: list[LineConfig], zones: list[ZoneConfig]) -> None:
+        self.lines = [LineCounter(line) for line in lines]
         self.zones = [ZoneCounter(zone) for zone in zones]
+        self._occupancy = {zone.name: 0 for zone in self.zones}
 
     def update(self, tracks: Tracks, timestamp: float) -> CountState:
         positions = TrackPositions.of(tracks)
@@ -418,10 +371,16 @@ class Counters:
         for line in self.lines:
             c = line.update(tracks, timestamp, positions)
             crossings[line.name] = (c.in_, c.out)
+        self._occupancy = {zone.name: zone.update(tracks, positions) for zone in self.zones}
+        return CountState(totals=self.totals(), crossings=crossings, occupancy=self._occupancy)
+
+    def unchanged(self) -> CountState:
+        """The state of a frame the detector skipped (motion gating): nobody was seen
+        anew, so nothing crossed and the occupancy is the last frame's."""
         return CountState(
             totals=self.totals(),
-            crossings=crossings,
-            occupancy={zone.name: zone.update(tracks, positions) for zone in self.zones},
+            crossings={line.name: (0, 0) for line in self.lines},
+            occupancy=dict(self._occupancy),
         )
 
     def finish(self) -> dict[str, tuple[int, int]]:

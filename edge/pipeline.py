@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from edge.buckets import BucketClock
@@ -40,21 +40,6 @@ class _NoWatchdog:
 
     def stopping(self) -> None:
         pass
-
-
-@dataclass(slots=True)
-class StageTimes:
-    """Seconds spent per stage, summed over frames; for the benchmark and logs."""
-
-    totals: dict[str, float] = field(default_factory=dict)
-    frames: int = 0
-
-    def add(self, stage: str, seconds: float) -> None:
-        self.totals[stage] = self.totals.get(stage, 0.0) + seconds
-
-    def per_frame(self) -> dict[str, float]:
-        n = max(self.frames, 1)
-        return {stage: total / n for stage, total in self.totals.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +104,6 @@ class Pipeline:
         self.on_frame = on_frame
         self.guard_check = guard_check
         self.publish_on_crossing = publish_on_crossing
-        self.times = StageTimes()
         self.frames = 0
         self.occupancy: dict[str, int] = {zone.name: 0 for zone in counters.zones}
 
@@ -157,7 +141,6 @@ class Pipeline:
 
     def run(self) -> RunSummary:
         self._reopened = 0
-        clock = time.perf_counter
         self.source.open()
         self.watchdog.ready()
         frames = detector_runs = 0
@@ -167,32 +150,23 @@ class Pipeline:
         tracks = Tracks.empty()
         try:
             while not self.stop.is_set():
-                t0 = clock()
                 frame = self._read()
                 if frame is None:
                     break
-                t1 = clock()
-                self.times.add("capture", t1 - t0)
                 if self.gate is None or self.gate(frame):
                     detections = self.detector.detect(frame)
                     detector_runs += 1
-                    t2 = clock()
-                    self.times.add("detect", t2 - t1)
                     tracks = self.tracker.update(detections, frame.timestamp)
+                    state = self.counters.update(tracks, frame.timestamp)
                 else:
-                    t2 = clock()
-                    self.times.add("detect", t2 - t1)
-                t3 = clock()
-                self.times.add("track", t3 - t2)
-                state = self.counters.update(tracks, frame.timestamp)
+                    # Nothing was looked at anew: the last tracks are not observed again.
+                    state = self.counters.unchanged()
                 crossed = any(n_in or n_out for n_in, n_out in state.crossings.values())
                 changed = state.occupancy != self.occupancy or (
                     crossed and self.publish_on_crossing
                 )
                 self.occupancy = state.occupancy
                 dirty = dirty or changed
-                t4 = clock()
-                self.times.add("count", t4 - t3)
                 for closed in self.buckets.add(frame.timestamp, state.crossings, state.occupancy):
                     self.publisher.bucket(closed)
                 if self._apply_commands():
@@ -213,7 +187,6 @@ class Pipeline:
                     )
                     last_emit = frame.timestamp
                     dirty = False
-                self.times.add("publish", clock() - t4)
                 if self.on_frame is not None:
                     self.on_frame(frame, tracks)
                 if self.guard_check is not None:
@@ -222,7 +195,6 @@ class Pipeline:
                 last_frame = frame
                 frames += 1
                 self.frames = frames
-                self.times.frames = frames
         finally:
             self.watchdog.stopping()
             self._finish(last_frame)

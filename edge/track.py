@@ -2,22 +2,29 @@
 
 No appearance, no embeddings, no re-identification: a track is a box, its velocity and
 their uncertainty. Ids are random per boot and never leave the process. Memory is
-bounded: a track unmatched for `max_age_seconds` is forgotten.
+bounded: a track unmatched for `max_age_seconds` is forgotten. Two policies sit beside
+the association: the stationary hold (`edge.stationary`) and re-finding broken tracks
+(`edge.links`), so the counters downstream only count.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
+from edge.config import DetectorConfig, TrackerConfig
 from edge.detections import Detections
 from edge.geometry import iou_of_boxes
+from edge.links import LinkSettings, TrackLinks
+from edge.matching import contested, greedy_pairs, without
+from edge.stationary import StationaryHold, StationarySettings
 from edge.tracks import Tracks
 
 F64 = npt.NDArray[np.float64]
+Index = npt.NDArray[np.intp]
 
 # The Kalman filter runs four independent constant-velocity filters, one per axis (cx, cy,
 # w, h): with diagonal process and measurement noise nothing ever links two axes, so each
@@ -27,6 +34,10 @@ _STD_POS = 1.0 / 40.0
 _STD_VEL = 1.0 / 160.0
 _STD_MEAS = 1.0 / 20.0
 _REF_STEP = 1.0 / 30.0
+# A new track's uncertainty, in multiples of the process noise: its place is a detection
+# (a little uncertain), its velocity unknown (very uncertain).
+_SPAWN_POS_STD = 2.0
+_SPAWN_VEL_STD = 10.0
 _CHI2_95_4DOF = 9.488
 # Among boxes that overlap a track, prefer the one its motion predicts: IoU is scaled by
 # exp(-w d^2), so two people passing each other keep their own tracks.
@@ -40,31 +51,29 @@ _MOTION_WEIGHT = 0.125
 _DIR_WEIGHT = 0.5
 _DIR_MIN_SPEED = 0.005
 _DIR_MIN_STEP = 0.02
-# Stationary tracks (a mannequin or poster the detector takes for a person, or a person
-# standing still): a confirmed track whose filtered centre has stayed within _STILL_RADIUS
-# heights of one point for _STILL_SECONDS first takes the box that fits it closely (IoU of
-# the unbuffered boxes at least _HOLD_IOU, centre within _STILL_RADIUS of that point), so
-# nobody walking past can take its box. It takes no other box, except, when none of its
-# own came, a box nobody else took within _RELEASE_RADIUS heights of that point (the
-# person walked off), so it does not follow a slow passer-by away either.
-_STILL_RADIUS = 0.15
-_STILL_SECONDS = 5.0
-_HOLD_IOU = 0.5
-_RELEASE_RADIUS = 0.5
+# A lost track's search box grows with the time it has been lost, by `buffer` per
+# coast time, up to _MAX_LOST_GROWTH times `buffer` on top of the usual buffer.
+_MAX_LOST_GROWTH = 3.0
 
 
 @dataclass(frozen=True, slots=True)
 class TrackerSettings:
-    """Association thresholds; checked once, when the tracker is built."""
+    """Association thresholds; checked once, when the tracker is built.
 
-    high_score: float = 0.5
-    low_score: float = 0.2
-    match_iou: float = 0.2
-    low_match_iou: float = 0.4
-    min_hits: int = 2
-    max_age_seconds: float = 2.0
-    coast_seconds: float = 1.0
-    buffer: float = 0.3
+    The defaults live in one place, the config (`edge.config`): build settings with
+    `from_config`, or `default()` for the config's defaults.
+    """
+
+    high_score: float
+    low_score: float
+    match_iou: float
+    low_match_iou: float
+    min_hits: int
+    max_age_seconds: float
+    coast_seconds: float
+    buffer: float
+    stationary: StationarySettings = field(default_factory=StationarySettings)
+    links: LinkSettings = field(default_factory=LinkSettings)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.low_score <= self.high_score <= 1.0:
@@ -80,6 +89,29 @@ class TrackerSettings:
         if not 0.0 <= self.buffer <= 2.0:
             raise ValueError(f"buffer must lie in [0, 2], got {self.buffer}")
 
+    @classmethod
+    def from_config(
+        cls, detector: DetectorConfig | None = None, tracker: TrackerConfig | None = None
+    ) -> TrackerSettings:
+        """The settings of a sensor's `[detector]` and `[tracker]` (their defaults if None)."""
+        d = detector if detector is not None else DetectorConfig()
+        t = tracker if tracker is not None else TrackerConfig()
+        return cls(
+            high_score=d.score_threshold,
+            low_score=d.low_score_threshold,
+            match_iou=t.match_iou,
+            low_match_iou=t.low_match_iou,
+            min_hits=t.min_hits,
+            max_age_seconds=t.max_age_seconds,
+            coast_seconds=t.coast_seconds,
+            buffer=t.buffer,
+        )
+
+    @classmethod
+    def default(cls) -> TrackerSettings:
+        """The config's defaults."""
+        return cls.from_config()
+
 
 def _to_state(xyxy: F64) -> F64:
     """x1,y1,x2,y2 -> cx,cy,w,h."""
@@ -93,56 +125,55 @@ def _to_xyxy(state: F64, grow: F64 | float = 0.0) -> F64:
     return np.concatenate([state[:, :2] - half, state[:, :2] + half], 1)
 
 
-def greedy_pairs(
-    rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], score: F64
-) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """Of candidate pairs (rows[k], cols[k]) with `score[k]`, those chosen greedily by
-    descending score, each row and column at most once."""
-    if rows.size == 0:
-        empty = np.zeros((0,), np.intp)
-        return empty, empty
-    order = np.argsort(-score, kind="stable")
-    used_r: set[int] = set()
-    used_c: set[int] = set()
-    out_r: list[int] = []
-    out_c: list[int] = []
-    for r, c in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
-        if r in used_r or c in used_c:
-            continue
-        used_r.add(r)
-        used_c.add(c)
-        out_r.append(r)
-        out_c.append(c)
-    return np.asarray(out_r, np.intp), np.asarray(out_c, np.intp)
-
-
-def _contested(rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp]) -> bool:
-    """Whether some row or column appears in more than one pair (rows ascending)."""
-    if rows.size <= 1:
-        return False
-    return bool((rows[1:] == rows[:-1]).any()) or int(np.bincount(cols).max()) > 1
+def _grow_boxes(xyxy: F64, grow: float) -> F64:
+    margin = (xyxy[:, 2:4] - xyxy[:, :2]) * grow
+    return np.concatenate([xyxy[:, :2] - margin, xyxy[:, 2:4] + margin], 1)
 
 
 @dataclass(frozen=True, slots=True)
 class _FrameData:
     """Per-frame arrays shared by the association stages."""
 
+    boxes: F64
+    scores: npt.NDArray[np.float32]
     predicted: F64
+    """(T, 4) each track's predicted box, buffered (more for a lost track)."""
     grown: F64
+    """(D, 4) the detections' boxes, buffered."""
     z: F64
+    """(D, 4) the detections as measurements: cx, cy, w, h."""
     s_inv: F64
     """(T, 4) inverse variances of each track's predicted measurement (see _innovation_inverse)."""
+
+
+@dataclass(slots=True)
+class _Free:
+    """Detections nobody took yet: confident ones (`high`) and weak ones (`low`)."""
+
+    high: Index
+    low: Index
+
+    def pool(self) -> Index:
+        return np.concatenate([self.high, self.low]) if self.low.size else self.high
+
+    def take(self, pool: Index, taken: Index) -> None:
+        """Drop `pool`'s entries at positions `taken` (pool = high then low)."""
+        if taken.size:
+            n = self.high.size
+            self.high = without(self.high, taken[taken < n])
+            self.low = without(self.low, taken[taken >= n] - n)
 
 
 class Tracker:
     """One call per frame, `update(detections, timestamp)`, also with no detections.
 
     Returns confirmed tracks: matched in this frame, or lost for at most `coast_seconds`
-    (then `coasting` is True and the box is the motion model's prediction).
+    (then `coasting` is True and the box is the motion model's prediction), linked to the
+    tracks they carry on (see `edge.links`).
     """
 
     def __init__(self, settings: TrackerSettings | None = None, *, seed: int | None = None) -> None:
-        self.settings = settings if settings is not None else TrackerSettings()
+        self.settings = settings if settings is not None else TrackerSettings.default()
         rng = np.random.default_rng(seed) if seed is not None else None
         start = int(rng.integers(0, 2**62)) if rng is not None else secrets.randbits(62)
         self._next_id = start
@@ -153,7 +184,8 @@ class Tracker:
         self._confirmed = np.zeros((0,), bool)
         self._last_seen = np.zeros((0,))
         self._obs = np.zeros((0, 2))
-        self._still = np.zeros((0, 3))  # centre (x, y) and since when the track stood there
+        self._hold = StationaryHold(self.settings.stationary)
+        self._links = TrackLinks(self.settings.links, self.settings.max_age_seconds)
         self._time: float | None = None
 
     def __len__(self) -> int:
@@ -161,12 +193,140 @@ class Tracker:
         return int(self._ids.shape[0])
 
     def reset(self) -> None:
-        """Forget every track (e.g. after the camera was re-opened)."""
-        keep = np.zeros((0,), np.intp)
-        self._select(keep)
+        """Forget every track (e.g. after the camera was re-opened); tracks that leave the
+        output so may still be carried on by new ones, as any broken track."""
+        self._select(np.zeros((0,), np.intp))
         self._time = None
 
-    def _select(self, index: npt.NDArray[np.intp] | npt.NDArray[np.bool_]) -> None:
+    def update(self, detections: Detections, timestamp: float) -> Tracks:
+        """Advance every track to `timestamp`, associate `detections`, return confirmed tracks."""
+        previous, self._time = self._time, timestamp
+        self._predict(0.0 if previous is None else max(0.0, timestamp - previous))
+        frame = self._frame(detections, timestamp)
+        s = self.settings
+        scores = frame.scores
+        free = _Free(
+            high=(scores >= s.high_score).nonzero()[0],
+            low=((scores >= s.low_score) & (scores < s.high_score)).nonzero()[0],
+        )
+        matched = np.full(len(self), -1, np.intp)  # detection index per track row
+        standing = self._hold.standing(self._confirmed, timestamp)
+        if standing.any():
+            self._mean[standing, 4:] = 0.0  # it stands: its velocity is the detector's jitter
+            self._match_standing(standing, frame, free, matched)
+        self._match_moving(self._confirmed & ~standing, frame, free, matched)
+        self._match_tentative(frame, free, matched)
+        if standing.any():
+            self._release_standing(standing, frame, free, matched)
+        self._correct_matched(matched, frame, timestamp)
+        self._forget_lost(matched < 0, timestamp)
+        self._spawn(frame.boxes[free.high], timestamp)
+        return self._output(timestamp)
+
+    def _frame(self, detections: Detections, timestamp: float) -> _FrameData:
+        s = self.settings
+        boxes = detections.xyxy.astype(np.float64)
+        lost_for = timestamp - self._last_seen
+        grow = s.buffer * (
+            1.0 + np.minimum(lost_for / max(s.coast_seconds, 1e-3), _MAX_LOST_GROWTH)
+        )
+        return _FrameData(
+            boxes=boxes,
+            scores=detections.score,
+            predicted=_to_xyxy(self._mean, grow),
+            grown=_grow_boxes(boxes, s.buffer),
+            z=_to_state(boxes),
+            s_inv=self._innovation_inverse(),
+        )
+
+    def _limits(self, frame: _FrameData, pool: Index) -> F64:
+        """Least overlap per detection: a weak one (a person coming out from behind someone
+        is often seen only weakly at first) needs the stricter `low_match_iou`."""
+        s = self.settings
+        return np.where(frame.scores[pool] >= s.high_score, s.match_iou, s.low_match_iou)
+
+    def _match_standing(
+        self, standing: npt.NDArray[np.bool_], frame: _FrameData, free: _Free, matched: Index
+    ) -> None:
+        """Stage 0: standing tracks take the boxes that fit them closely, and only those."""
+        pool = free.pool()
+        if pool.size == 0:
+            return
+        rows = standing.nonzero()[0]
+        r, c = self._hold.own_boxes(
+            rows,
+            _to_xyxy(self._mean[rows]),
+            frame.boxes[pool],
+            frame.z[pool, :2],
+            self._mean[rows, 3],
+        )
+        matched[rows[r]] = pool[c]
+        free.take(pool, c)
+
+    def _match_moving(
+        self, moving: npt.NDArray[np.bool_], frame: _FrameData, free: _Free, matched: Index
+    ) -> None:
+        """Stage 1: the other confirmed tracks (tracked or lost) against every detection
+        left. Competing pairs go by motion fit, so a track takes its own weak box rather
+        than a confident one that fits its motion worse."""
+        rows = moving.nonzero()[0]
+        pool = free.pool()
+        if rows.size == 0 or pool.size == 0:
+            return
+        r, c = self._associate(rows, pool, self._limits(frame, pool), frame)
+        matched[rows[r]] = pool[c]
+        free.take(pool, c)
+
+    def _match_tentative(self, frame: _FrameData, free: _Free, matched: Index) -> None:
+        """Stage 2: tentative tracks against the confident detections left over; only
+        confident detections start or confirm tracks."""
+        rows = np.flatnonzero(~self._confirmed)
+        if rows.size == 0 or free.high.size == 0:
+            return
+        pool = free.high
+        r, c = self._associate(rows, pool, self.settings.match_iou, frame)
+        matched[rows[r]] = pool[c]
+        free.high = without(pool, c)
+
+    def _release_standing(
+        self, standing: npt.NDArray[np.bool_], frame: _FrameData, free: _Free, matched: Index
+    ) -> None:
+        """Stage 3: a standing track that found no box of its own may take a box nobody
+        took that lies near where it stood (a person who stood still walks off)."""
+        rows = np.flatnonzero(standing & (matched < 0))
+        pool = free.pool()
+        if rows.size == 0 or pool.size == 0:
+            return
+        r, c = self._associate(rows, pool, self._limits(frame, pool), frame)
+        near = self._hold.released(rows[r], frame.z[pool[c], :2], self._mean[rows[r], 3])
+        r, c = r[near], c[near]
+        matched[rows[r]] = pool[c]
+        free.take(pool, c)
+
+    def _correct_matched(self, matched: Index, frame: _FrameData, timestamp: float) -> None:
+        """Fold each matched detection into its track."""
+        rows = (matched >= 0).nonzero()[0]
+        if rows.size == 0:
+            return
+        self._correct(rows, frame.z[matched[rows]], frame.s_inv[rows])
+        self._hits[rows] += 1
+        self._last_seen[rows] = timestamp
+        self._obs[rows] = frame.z[matched[rows], :2]
+        self._hold.moved(rows, self._mean[rows, :2], self._mean[rows, 3], timestamp)
+        self._confirmed |= self._hits >= self.settings.min_hits
+
+    def _forget_lost(self, unmatched: npt.NDArray[np.bool_], timestamp: float) -> None:
+        """Unmatched tentative tracks, and tracks lost longer than `max_age_seconds`, go."""
+        if not unmatched.any():
+            return
+        self._mean[unmatched, 6:] = 0.0  # a lost track keeps its place but not its growth rate
+        keep = ~(unmatched & ~self._confirmed) & (
+            timestamp - self._last_seen <= self.settings.max_age_seconds
+        )
+        if not keep.all():
+            self._select(np.flatnonzero(keep))
+
+    def _select(self, index: Index | npt.NDArray[np.bool_]) -> None:
         self._mean = self._mean[index]
         self._cov = self._cov[index]
         self._ids = self._ids[index]
@@ -174,7 +334,7 @@ class Tracker:
         self._confirmed = self._confirmed[index]
         self._last_seen = self._last_seen[index]
         self._obs = self._obs[index]
-        self._still = self._still[index]
+        self._hold.select(index)
 
     def _predict(self, dt: float) -> None:
         if self._mean.shape[0] == 0 or dt <= 0:
@@ -222,31 +382,10 @@ class Tracker:
         weighed = sim[r, c] * np.exp(-_MOTION_WEIGHT * d2)
         ok = (weighed >= limit[c]) & (d2 <= _CHI2_95_4DOF)
         r, c = r[ok], c[ok]
-        if not _contested(r, c):
+        if not contested(r, c):
             return r, c
         score = weighed[ok] * self._direction_weight(rows[r], frame.z[cols[c], :2])
         return greedy_pairs(r, c, score)
-
-    def _hold(
-        self, rows: npt.NDArray[np.intp], cols: npt.NDArray[np.intp], boxes: F64, frame: _FrameData
-    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-        """Stationary tracks' pairs with the detections that fit them closely (see
-        _HOLD_IOU), as positions into `rows` and `cols`."""
-        sim = iou_of_boxes(_to_xyxy(self._mean[rows]), boxes[cols])
-        r, c = np.nonzero(sim >= _HOLD_IOU)
-        if r.size == 0:
-            return r, c
-        near = self._from_still(rows[r], frame.z[cols[c], :2]) <= _STILL_RADIUS
-        r, c = r[near], c[near]
-        if not _contested(r, c):
-            return r, c
-        return greedy_pairs(r, c, sim[r, c])
-
-    def _from_still(self, rows: npt.NDArray[np.intp], centres: F64) -> F64:
-        """Distance of each centre from the point where its row's track stands (or last
-        started standing), in that track's box heights."""
-        off = centres - self._still[rows, :2]
-        return np.asarray(np.hypot(off[:, 0], off[:, 1]) / self._mean[rows, 3])
 
     def _direction_weight(self, rows: npt.NDArray[np.intp], centres: F64) -> F64:
         """Per (track row, box centre) pair: 1 ahead of the track's motion, down to
@@ -278,6 +417,7 @@ class Tracker:
         self._cov[rows] = cov
 
     def _spawn(self, boxes: F64, t: float) -> None:
+        """New tentative tracks (confirmed at once when `min_hits` is 1) on `boxes`."""
         n = boxes.shape[0]
         if n == 0:
             return
@@ -285,8 +425,8 @@ class Tracker:
         mean = np.concatenate([z, np.zeros((n, 4))], axis=1)
         h = np.maximum(z[:, 3], 1e-3)
         cov = np.zeros((n, 3, 4))
-        cov[:, 0] = ((2 * _STD_POS * h) ** 2)[:, None]
-        cov[:, 2] = ((10 * _STD_VEL * h) ** 2)[:, None]
+        cov[:, 0] = ((_SPAWN_POS_STD * _STD_POS * h) ** 2)[:, None]
+        cov[:, 2] = ((_SPAWN_VEL_STD * _STD_VEL * h) ** 2)[:, None]
         ids = np.arange(self._next_id, self._next_id + n, dtype=np.int64)
         self._next_id += n
         self._mean = np.concatenate([self._mean, mean])
@@ -296,119 +436,12 @@ class Tracker:
         self._confirmed = np.concatenate([self._confirmed, np.full(n, self.settings.min_hits <= 1)])
         self._last_seen = np.concatenate([self._last_seen, np.full(n, t)])
         self._obs = np.concatenate([self._obs, z[:, :2]])
-        self._still = np.concatenate([self._still, np.c_[z[:, :2], np.full(n, t)]])
-
-    def update(self, detections: Detections, timestamp: float) -> Tracks:
-        """Advance every track to `timestamp`, associate `detections`, return confirmed tracks."""
-        s = self.settings
-        previous = self._time
-        dt = 0.0 if previous is None else max(0.0, timestamp - previous)
-        self._time = timestamp
-        self._predict(dt)
-
-        boxes = detections.xyxy.astype(np.float64)
-        scores = detections.score
-        high = (scores >= s.high_score).nonzero()[0]
-
-        n_tracks = self._ids.shape[0]
-        matched_track = np.full(n_tracks, -1, np.intp)  # detection index per track
-        lost_for = timestamp - self._last_seen
-        # Buffered boxes: a lost track's search area grows with the time it has been lost.
-        grow = s.buffer * (1.0 + np.minimum(lost_for / max(s.coast_seconds, 1e-3), 3.0))
-        frame = _FrameData(
-            predicted=_to_xyxy(self._mean, grow),
-            grown=_grow_boxes(boxes, s.buffer),
-            z=_to_state(boxes),
-            s_inv=self._innovation_inverse(),
-        )
-
-        confirmed = self._confirmed.nonzero()[0]
-        low = ((scores >= s.low_score) & (scores < s.high_score)).nonzero()[0]
-        # Stage 0: stationary tracks take the boxes that fit them closely, and only those.
-        still = self._confirmed & (timestamp - self._still[:, 2] >= _STILL_SECONDS)
-        if still.any():
-            self._mean[still, 4:] = 0.0  # it stands: its velocity is the detector's jitter
-            confirmed = confirmed[~still[confirmed]]
-            if high.size or low.size:
-                rows_s = still.nonzero()[0]
-                pool = np.concatenate([high, low])
-                r, c = self._hold(rows_s, pool, boxes, frame)
-                if r.size:
-                    matched_track[rows_s[r]] = pool[c]
-                    free = np.ones(scores.shape[0], bool)
-                    free[pool[c]] = False
-                    high, low = high[free[high]], low[free[low]]
-
-        # Stage 1: the other confirmed tracks (tracked or lost) against every detection
-        # left; a weak one (a person coming out from behind someone is often seen only
-        # weakly at first) needs the stricter overlap. Competing pairs go by motion fit,
-        # so a track takes its own weak box rather than a confident one that fits its
-        # motion worse.
-        free_high = high
-        if confirmed.size and (high.size or low.size):
-            candidates = np.concatenate([high, low]) if low.size else high
-            limit: float | F64 = (
-                np.concatenate(
-                    [np.full(high.size, s.match_iou), np.full(low.size, s.low_match_iou)]
-                )
-                if low.size
-                else s.match_iou
-            )
-            r, c = self._associate(confirmed, candidates, limit, frame)
-            matched_track[confirmed[r]] = candidates[c]
-            free_high = _without(high, c[c < high.size])
-
-        # Stage 2: tentative tracks against the confident detections left over; only
-        # confident detections start or confirm tracks.
-        if free_high.size and confirmed.size < n_tracks:
-            tentative = np.flatnonzero(~self._confirmed)
-            r, c = self._associate(tentative, free_high, s.match_iou, frame)
-            matched_track[tentative[r]] = free_high[c]
-            free_high = _without(free_high, c)
-
-        # Stage 3: a stationary track that found no box of its own may take a box nobody
-        # took that lies near where it stood (a person who stood still walks off).
-        if still.any() and (free_high.size or low.size):
-            waiting = np.flatnonzero(still & (matched_track < 0))
-            free = np.ones(scores.shape[0], bool)
-            free[matched_track[matched_track >= 0]] = False
-            pool = np.concatenate([free_high, low[free[low]]])
-            if waiting.size and pool.size:
-                limit = np.where(scores[pool] >= s.high_score, s.match_iou, s.low_match_iou)
-                r, c = self._associate(waiting, pool, limit, frame)
-                near = self._from_still(waiting[r], frame.z[pool[c], :2]) <= _RELEASE_RADIUS
-                r, c = r[near], c[near]
-                matched_track[waiting[r]] = pool[c]
-                free_high = _without(free_high, c[c < free_high.size])
-
-        rows = (matched_track >= 0).nonzero()[0]
-        if rows.size:
-            self._correct(rows, frame.z[matched_track[rows]], frame.s_inv[rows])
-            self._hits[rows] += 1
-            self._last_seen[rows] = timestamp
-            self._obs[rows] = frame.z[matched_track[rows], :2]
-            # A track that moved out of reach of the point it stood at stands at a new one.
-            moved = rows[self._from_still(rows, self._mean[rows, :2]) > _STILL_RADIUS]
-            if moved.size:
-                self._still[moved, :2] = self._mean[moved, :2]
-                self._still[moved, 2] = timestamp
-            self._confirmed |= self._hits >= s.min_hits
-        if rows.size < n_tracks:
-            unmatched = matched_track < 0
-            # A lost track keeps its place but not its growth rate.
-            self._mean[unmatched, 6:] = 0.0
-            keep = ~(unmatched & ~self._confirmed) & (
-                timestamp - self._last_seen <= s.max_age_seconds
-            )
-            if not keep.all():
-                self._select(np.flatnonzero(keep))
-        if free_high.size:
-            self._spawn(boxes[free_high], timestamp)
-        return self._output(timestamp)
+        self._hold.add(z[:, :2], t)
 
     def _output(self, timestamp: float) -> Tracks:
-        """Confirmed tracks seen now, or lost for at most `coast_seconds` and still in view:
-        a coasting track whose predicted feet have left the image walked out of view."""
+        """Confirmed tracks seen now, or lost for at most `coast_seconds` and still in view
+        (a coasting track whose predicted feet have left the image walked out of view),
+        with their links."""
         lost_for = timestamp - self._last_seen
         lost = lost_for > 0
         visible = self._confirmed & (lost_for <= self.settings.coast_seconds)
@@ -418,18 +451,4 @@ class Tracker:
             visible &= ~lost | in_view
         out = visible.nonzero()[0]
         xyxy = np.minimum(np.maximum(_to_xyxy(self._mean[out]), 0.0), 1.0).astype(np.float32)
-        return Tracks(self._ids[out], xyxy, lost[out])
-
-
-def _without(index: npt.NDArray[np.intp], taken: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
-    """`index` less the entries at positions `taken`."""
-    if taken.size == 0:
-        return index
-    left = np.ones(index.size, bool)
-    left[taken] = False
-    return index[left]
-
-
-def _grow_boxes(xyxy: F64, grow: float) -> F64:
-    margin = (xyxy[:, 2:4] - xyxy[:, :2]) * grow
-    return np.concatenate([xyxy[:, :2] - margin, xyxy[:, 2:4] + margin], 1)
+        return self._links.update(self._ids[out], xyxy, lost[out], timestamp)

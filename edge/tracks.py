@@ -9,6 +9,9 @@ import numpy.typing as npt
 
 from edge.geometry import bottom_centres
 
+NO_TRACK = -1
+"""`Tracks.continues` of a track that takes over no earlier record."""
+
 
 @dataclass(frozen=True, slots=True, repr=False)
 class Tracks:
@@ -16,11 +19,19 @@ class Tracks:
 
     `xyxy` (N, 4) normalized boxes, `ids` (N,) int64, `coasting` (N,) bool is True for a
     track not matched in this frame whose position is the motion model's prediction.
+    `velocity` (N, 2) is how fast the feet move (normalized units per second, smoothed
+    over the track's detections). Identity is the tracker's to decide: `continues` (N,)
+    names, for a track new to the output, the track it carries on (its own id when a
+    lost track comes back, another when a broken track is re-found), else NO_TRACK;
+    `forgotten` (M,) lists tracks that left the output and will never be carried on.
     """
 
     ids: npt.NDArray[np.int64]
     xyxy: npt.NDArray[np.float32]
     coasting: npt.NDArray[np.bool_]
+    velocity: npt.NDArray[np.float64]
+    continues: npt.NDArray[np.int64]
+    forgotten: npt.NDArray[np.int64]
 
     def __post_init__(self) -> None:
         n = self.ids.shape[0]
@@ -30,10 +41,19 @@ class Tracks:
             raise ValueError(f"Tracks.xyxy must be ({n}, 4), got {self.xyxy.shape}")
         if self.coasting.shape != (n,):
             raise ValueError(f"Tracks.coasting must be ({n},), got {self.coasting.shape}")
+        if self.velocity.shape != (n, 2):
+            raise ValueError(f"Tracks.velocity must be ({n}, 2), got {self.velocity.shape}")
+        if self.continues.shape != (n,):
+            raise ValueError(f"Tracks.continues must be ({n},), got {self.continues.shape}")
+        if self.forgotten.ndim != 1:
+            raise ValueError(f"Tracks.forgotten must be (M,), got {self.forgotten.shape}")
 
     @classmethod
     def empty(cls) -> Tracks:
-        return cls(np.zeros((0,), np.int64), np.zeros((0, 4), np.float32), np.zeros((0,), bool))
+        ids = np.zeros((0,), np.int64)
+        return cls(
+            ids, np.zeros((0, 4), np.float32), np.zeros((0,), bool), np.zeros((0, 2)), ids, ids
+        )
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])

@@ -119,7 +119,7 @@ def _run(
     from edge.bootstrap import tracker_settings
     from edge.track import TrackerSettings
 
-    settings = tracker_settings(config) if config is not None else TrackerSettings()
+    settings = tracker_settings(config) if config is not None else TrackerSettings.default()
     occupancy: list[dict[str, int]] = []
     pipeline: Pipeline | None = None
 

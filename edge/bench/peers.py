@@ -85,9 +85,7 @@ class HeadcountSystem:
         from edge.bootstrap import tracker_settings
 
         self._tracker = Tracker(tracker_settings(config), seed=seed)
-        self._counters = Counters(
-            config.lines, config.zones, track_memory_seconds=config.tracker.max_age_seconds
-        )
+        self._counters = Counters(config.lines, config.zones)
 
     def update(self, detections: Detections, timestamp: float) -> FrameCounts:
         tracks = self._tracker.update(detections, timestamp)

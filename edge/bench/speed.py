@@ -5,7 +5,8 @@
 frames panned over a real photo, then the bare `invoke()` loop of the same interpreter,
 and prints one JSON object: per-stage seconds per frame, both frame rates, CPU seconds
 per frame and the process's peak RSS. A fresh process per configuration makes the peak
-RSS that configuration's own.
+RSS that configuration's own. The stages are timed from outside the sensor's code, by
+wrappers around its parts (`TimedRuntime`, `Timed*`): the sensor's loop times nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.config import DetectorConfig, LineConfig, ZoneConfig
-from edge.count import Counters
+from edge.count import Counters, CountState
+from edge.detect.runtime import R, Runtime
 from edge.detections import Detections
 from edge.frames import Frame
 from edge.pipeline import Pipeline
@@ -34,6 +36,7 @@ from edge.publish import Publisher
 from edge.sources.opencv import to_rgb
 from edge.sources.prefetch import PrefetchSource
 from edge.track import Tracker, TrackerSettings
+from edge.tracks import Tracks
 
 log = logging.getLogger(__name__)
 
@@ -181,13 +184,37 @@ class ListFrameSource:
         pass
 
 
-class StageTimedDetector:
-    """Wraps a model detector and sums its `last_timings` over every call."""
+class TimedRuntime(Runtime):
+    """The interpreter, timed from outside the detector: writing its input (the
+    preprocessing runs inside that call) and invoking it."""
+
+    def __init__(self, path: Path, threads: int) -> None:
+        super().__init__(path, threads)
+        self.seconds = {"preprocess": 0.0, "inference": 0.0}
+
+    def write_input(self, fill: Callable[[npt.NDArray[Any]], R], position: int = 0) -> R:
+        start = time.perf_counter()
+        try:
+            return super().write_input(fill, position)
+        finally:
+            self.seconds["preprocess"] += time.perf_counter() - start
+
+    def invoke(self) -> None:
+        start = time.perf_counter()
+        super().invoke()
+        self.seconds["inference"] += time.perf_counter() - start
+
+    def bare_invoke(self) -> None:
+        """One untimed run on whatever input the interpreter holds: the bare cost."""
+        super().invoke()
+
+
+class TimedDetector:
+    """Wraps a detector and sums the seconds its `detect` takes."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.totals: dict[str, float] = {}
-        self.calls = 0
+        self.seconds = 0.0
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -195,12 +222,54 @@ class StageTimedDetector:
         return size
 
     def detect(self, frame: Frame) -> Detections:
+        start = time.perf_counter()
         result: Detections = self.inner.detect(frame)
-        timings: Mapping[str, float] = self.inner.last_timings
-        for stage, seconds in timings.items():
-            self.totals[stage] = self.totals.get(stage, 0.0) + seconds
-        self.calls += 1
+        self.seconds += time.perf_counter() - start
         return result
+
+
+class TimedSource:
+    """Wraps a `FrameSource` and sums the seconds its `read` takes (the capture stage)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.seconds = 0.0
+
+    def open(self) -> None:
+        self.inner.open()
+
+    def read(self) -> Frame | None:
+        start = time.perf_counter()
+        frame: Frame | None = self.inner.read()
+        self.seconds += time.perf_counter() - start
+        return frame
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class TimedTracker(Tracker):
+    """The tracker, summing the seconds its `update` takes."""
+
+    seconds = 0.0
+
+    def update(self, detections: Detections, timestamp: float) -> Tracks:
+        start = time.perf_counter()
+        tracks = super().update(detections, timestamp)
+        self.seconds += time.perf_counter() - start
+        return tracks
+
+
+class TimedCounters(Counters):
+    """The counters, summing the seconds their `update` takes."""
+
+    seconds = 0.0
+
+    def update(self, tracks: Tracks, timestamp: float) -> CountState:
+        start = time.perf_counter()
+        state = super().update(tracks, timestamp)
+        self.seconds += time.perf_counter() - start
+        return state
 
 
 DOOR = LineConfig(name="door", points=((0.1, 0.6), (0.9, 0.6)), inside=(0.5, 0.9))
@@ -210,16 +279,32 @@ ROOM = ZoneConfig(name="room", polygon=[(0.0, 0.6), (1.0, 0.6), (1.0, 1.0), (0.0
 def build_pipeline(
     source: Any, detector: Any, gate: Callable[[Frame], bool] | None = None
 ) -> Pipeline:
-    """The sensor's pipeline with one door line and one zone, publishing to no sink."""
+    """The sensor's pipeline with one door line and one zone, publishing to no sink; its
+    tracker and counters time themselves (`TimedTracker`, `TimedCounters`)."""
     return Pipeline(
         source=source,
         detector=detector,
-        tracker=Tracker(TrackerSettings(), seed=0),
-        counters=Counters([DOOR], [ROOM]),
+        tracker=TimedTracker(TrackerSettings.default(), seed=0),
+        counters=TimedCounters([DOOR], [ROOM]),
         publisher=Publisher(site="bench", sensor="bench", sinks=[]),
         bucket_seconds=60,
         gate=gate,
     )
+
+
+def _stage_seconds(
+    pipeline: Pipeline, source: TimedSource, detector: TimedDetector
+) -> dict[str, float]:
+    """Seconds per stage of one run, from the wrappers; `publish` is the rest of the loop
+    (buckets, snapshots, commands), measured as the whole run less the other stages."""
+    assert isinstance(pipeline.tracker, TimedTracker)
+    assert isinstance(pipeline.counters, TimedCounters)
+    return {
+        "capture": source.seconds,
+        "detect": detector.seconds,
+        "track": pipeline.tracker.seconds,
+        "count": pipeline.counters.seconds,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,11 +332,21 @@ class SensorSpeed:
         return self.pipeline_fps / self.bare_fps if self.bare_fps > 0 else 0.0
 
 
-def _bare_seconds(detector: Any, frames: int) -> float:
+def _bare_seconds(runtime: TimedRuntime, frames: int) -> float:
     start = time.perf_counter()
     for _ in range(frames):
-        detector.invoke()
+        runtime.bare_invoke()
     return time.perf_counter() - start
+
+
+def load_timed_detector(model: str, threads: int) -> tuple[Any, TimedRuntime]:
+    """The sensor's detector for a shipped model, on an interpreter timed from outside."""
+    from edge.detect import TfliteDetector, resolve_model
+
+    config = DetectorConfig(model=MODELS[model], threads=threads)
+    path = resolve_model(config.model)
+    runtime = TimedRuntime(path, threads)
+    return TfliteDetector(path, config, runtime=runtime), runtime
 
 
 class _Window:
@@ -308,9 +403,7 @@ def measure_sensor(
     ratio is the median over rounds. A fresh pipeline runs each round (its tracks start
     anew), on the next frames of the same pan.
     """
-    from edge.detect import load_detector
-
-    detector = load_detector(DetectorConfig(model=MODELS[model], threads=threads))
+    detector, runtime = load_timed_detector(model, threads)
     rounds = max(1, min(rounds or ROUNDS, frames))
     per_round = max(1, frames // rounds)
     decodes = False
@@ -329,7 +422,8 @@ def measure_sensor(
         frame_source = encoded
     for warm in panned_frames(warmup, image=image):
         detector.detect(Frame(warm, 0, _ORIGIN))
-    timed = StageTimedDetector(detector)
+    runtime.seconds = dict.fromkeys(runtime.seconds, 0.0)
+    timed = TimedDetector(detector)
     stage_totals: dict[str, float] = {}
     ratios: list[float] = []
     bare_wall = pipe_wall = cpu = 0.0
@@ -337,34 +431,39 @@ def measure_sensor(
     for index in range(rounds):
         window: Any = _Window(frame_source, per_round)
         # Files and streams are read ahead by the sensor's prefetching reader.
-        source = window if capture == "isp" else PrefetchSource(window)
+        source = TimedSource(window if capture == "isp" else PrefetchSource(window))
         pipeline = build_pipeline(source, timed)
+        detect_before = timed.seconds
         before = index % 2 == 0
-        bare = _bare_seconds(detector, per_round) if before else 0.0
+        bare = _bare_seconds(runtime, per_round) if before else 0.0
         cpu0 = time.process_time()
         wall0 = time.perf_counter()
         summary = pipeline.run()
         wall = time.perf_counter() - wall0
         cpu += time.process_time() - cpu0
         if not before:
-            bare = _bare_seconds(detector, per_round)
+            bare = _bare_seconds(runtime, per_round)
         bare_wall += bare
         pipe_wall += wall
         done += summary.frames
         ratios.append((summary.frames / wall) / (per_round / bare))
-        for stage, total in pipeline.times.totals.items():
+        run = _stage_seconds(pipeline, source, timed)
+        run["detect"] -= detect_before
+        run["publish"] = wall - sum(run.values())
+        for stage, total in run.items():
             stage_totals[stage] = stage_totals.get(stage, 0.0) + total
     n = max(done, 1)
-    inner = {stage: total / n for stage, total in timed.totals.items()}
+    inner = {stage: total / n for stage, total in runtime.seconds.items()}
     outer = {stage: total / n for stage, total in stage_totals.items()}
     stages = {
-        "capture": outer.get("capture", 0.0),
-        "preprocess": inner.get("preprocess", 0.0),
-        "inference": inner.get("inference", 0.0),
-        "decode": inner.get("decode", 0.0),
-        "track": outer.get("track", 0.0),
-        "count": outer.get("count", 0.0),
-        "publish": outer.get("publish", 0.0),
+        "capture": outer["capture"],
+        "preprocess": inner["preprocess"],
+        "inference": inner["inference"],
+        # What detect() spends outside the interpreter's input and invoke: the decoding.
+        "decode": max(0.0, outer["detect"] - inner["preprocess"] - inner["inference"]),
+        "track": outer["track"],
+        "count": outer["count"],
+        "publish": max(0.0, outer["publish"]),
     }
     rss_kb = peak_rss_kb()
     return SensorSpeed(

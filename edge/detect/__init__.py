@@ -9,13 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from edge.config import DetectorConfig
-from edge.detect.base import STAGES, ModelDetector, ModelError, RuntimeMissingError
+from edge.detect.base import ModelDetector, ModelError, RuntimeMissingError
 from edge.detect.models import MODELS_DIR, SHIPPED, resolve_model
 from edge.detect.tflite import TfliteDetector
 from edge.detect.tiling import TiledDetector
 
 __all__ = [
-    "STAGES",
     "ModelDetector",
     "ModelError",
     "RuntimeMissingError",

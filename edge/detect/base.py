@@ -1,19 +1,15 @@
 """What every detector of this package offers beyond `edge.detections.Detector`, and its errors.
 
-The extra surface serves the benchmark (per-stage timings, a bare `invoke()`) and the privacy
-manifest (which model ran, by name and SHA-256). Nothing here carries pixels or boxes.
+The extra surface serves the privacy manifest (which model ran, by name and SHA-256).
+Nothing here carries pixels or boxes. (The benchmark times the stages from outside.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 from edge.detections import Detections
 from edge.frames import Frame
-
-STAGES = ("preprocess", "inference", "decode")
-"""Keys of `last_timings`, in pipeline order."""
 
 
 class ModelError(Exception):
@@ -36,15 +32,6 @@ class ModelDetector(Protocol):
     @property
     def input_size(self) -> tuple[int, int]:
         """(width, height) of frames this detector prefers."""
-        ...
-
-    @property
-    def last_timings(self) -> Mapping[str, float]:
-        """Seconds spent per stage (see STAGES) by the last `detect` call."""
-        ...
-
-    def invoke(self) -> None:
-        """Run the interpreter once on whatever input it holds: the bare inference cost."""
         ...
 
     @property

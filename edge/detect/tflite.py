@@ -1,22 +1,18 @@
 """The LiteRT person detector: preprocess, invoke, decode, map back to the frame.
 
 Built once per model; every `detect` writes the frame straight into the interpreter's
-input tensor (no staging copy when the runtime allows raw access), reads the outputs with
-as few numpy calls as it can, and records how long each stage took (`last_timings`,
-perf_counter seconds).
+input tensor (no staging copy when the runtime allows raw access) and reads the outputs
+with as few numpy calls as it can.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
-from time import perf_counter
-from types import MappingProxyType
 
 from edge.config import DetectorConfig
-from edge.detect.base import STAGES, ModelError
+from edge.detect.base import ModelError
 from edge.detect.decode import decode_ssd_to_frame, decode_yolo
 from edge.detect.layout import SsdLayout, YoloLayout, find_layout
 from edge.detect.preprocess import Placement, Preprocessor, input_lut
@@ -49,10 +45,19 @@ class TfliteDetector:
     """A `Detector` (and `ModelDetector`) for SSD post-processed or Ultralytics YOLO models.
 
     Raises ModelError at construction for a missing, corrupt or unrecognised model.
+    `runtime`, when given, is the interpreter of `path` to use (the benchmark passes one
+    it times from outside).
     """
 
-    def __init__(self, path: Path, config: DetectorConfig, *, use_cv2: bool | None = None) -> None:
-        self._runtime = Runtime(path, config.threads)
+    def __init__(
+        self,
+        path: Path,
+        config: DetectorConfig,
+        *,
+        use_cv2: bool | None = None,
+        runtime: Runtime | None = None,
+    ) -> None:
+        self._runtime = runtime if runtime is not None else Runtime(path, config.threads)
         origin = str(path)
         self._layout = find_layout(
             self._runtime.inputs, self._runtime.outputs, config.layout, origin
@@ -78,7 +83,6 @@ class TfliteDetector:
         self._min_score = config.low_score_threshold
         self._nms_iou = config.nms_iou
         self._name = path.name
-        self._timings = dict.fromkeys(STAGES, 0.0)
         log.info(
             "detector %s: %s input %s, %s layout, resize %s, normalization %s",
             self._name,
@@ -92,10 +96,6 @@ class TfliteDetector:
     @property
     def input_size(self) -> tuple[int, int]:
         return self._input_size
-
-    @property
-    def last_timings(self) -> Mapping[str, float]:
-        return MappingProxyType(self._timings)
 
     @property
     def model_name(self) -> str:
@@ -120,22 +120,11 @@ class TfliteDetector:
         """Whether frames go straight into the interpreter's input tensor (else via a copy)."""
         return self._runtime.writes_in_place
 
-    def invoke(self) -> None:
-        self._runtime.invoke()
-
     def detect(self, frame: Frame) -> Detections:
         """Persons with score >= low_score_threshold, boxes normalized to the whole frame."""
-        start = perf_counter()
         placement = self._runtime.write_input(partial(self._pre, frame.image))
-        prepared = perf_counter()
         self._runtime.invoke()
-        inferred = perf_counter()
-        result = self._detections(placement)
-        done = perf_counter()
-        self._timings["preprocess"] = prepared - start
-        self._timings["inference"] = inferred - prepared
-        self._timings["decode"] = done - inferred
-        return result
+        return self._detections(placement)
 
     def _detections(self, placement: Placement) -> Detections:
         """Decoded persons mapped to the frame, minus boxes left empty by the clipping."""

@@ -9,14 +9,11 @@ full-frame pass); without it, it is dropped when it lies mostly inside a larger 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-
 import numpy as np
 import numpy.typing as npt
 
 from edge.config import TilingConfig
-from edge.detect.base import STAGES, ModelDetector
+from edge.detect.base import ModelDetector
 from edge.detect.decode import nms
 from edge.detections import Detections
 from edge.frames import Frame
@@ -96,7 +93,6 @@ class TiledDetector:
         self._tiles = tiles
         self._nms_iou = nms_iou
         self._full_frame = full_frame
-        self._timings = dict.fromkeys(STAGES, 0.0)
         self._grids: dict[tuple[int, int], list[Rect]] = {}
 
     @property
@@ -110,20 +106,12 @@ class TiledDetector:
         )
 
     @property
-    def last_timings(self) -> Mapping[str, float]:
-        """Stage seconds summed over every pass of the last `detect`."""
-        return MappingProxyType(self._timings)
-
-    @property
     def model_name(self) -> str:
         return self._inner.model_name
 
     @property
     def model_sha256(self) -> str:
         return self._inner.model_sha256
-
-    def invoke(self) -> None:
-        self._inner.invoke()
 
     def detect(self, frame: Frame) -> Detections:
         """Persons in the whole frame, normalized, merged across tiles."""
@@ -132,19 +120,17 @@ class TiledDetector:
         if grid is None:
             grid = tile_grid(frame.size, self._tiles.rows, self._tiles.cols, self._tiles.overlap)
             self._grids[frame.size] = grid
-        for stage in STAGES:
-            self._timings[stage] = 0.0
         boxes: list[npt.NDArray[np.float32]] = []
         scores: list[npt.NDArray[np.float32]] = []
         cuts: list[npt.NDArray[np.bool_]] = []
         if self._full_frame:
-            found = self._run(frame)
+            found = self._inner.detect(frame)
             boxes.append(found.xyxy)
             scores.append(found.score)
             cuts.append(np.zeros(len(found), np.bool_))
         for x, y, w, h in grid:
             tile = Frame(frame.image[y : y + h, x : x + w], frame.index, frame.timestamp)
-            found = self._run(tile)
+            found = self._inner.detect(tile)
             local = found.xyxy
             inner_edges = np.array([x > 0, y > 0, x + w < width, y + h < height])
             near = np.concatenate([local[:, :2] <= EDGE, local[:, 2:] >= 1.0 - EDGE], axis=1)
@@ -157,9 +143,3 @@ class TiledDetector:
         score = np.concatenate(scores).astype(np.float32)
         keep = merge(xyxy, score, np.concatenate(cuts), self._nms_iou, drop_cut=self._full_frame)
         return Detections(np.clip(xyxy[keep], 0.0, 1.0), score[keep])
-
-    def _run(self, frame: Frame) -> Detections:
-        found = self._inner.detect(frame)
-        for stage, seconds in self._inner.last_timings.items():
-            self._timings[stage] = self._timings.get(stage, 0.0) + seconds
-        return found

@@ -196,7 +196,7 @@ def test_ssd_fixture_end_to_end() -> None:
     np.testing.assert_allclose(found.score, [0.85, 0.35], atol=1e-3)
 
 
-def test_identity_timings_and_bare_invoke() -> None:
+def test_identity_of_the_model() -> None:
     path = fixture_model("yolo_cf_pixels.tflite")
     detector = load_detector(DetectorConfig(model=str(path), threads=1))
     assert isinstance(detector, TfliteDetector)
@@ -205,12 +205,7 @@ def test_identity_timings_and_bare_invoke() -> None:
     assert detector.model_name == "yolo_cf_pixels.tflite"
     assert detector.model_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert detector.input_size == (64, 64)
-    detector.detect(_frame(320, 240))
-    timings = dict(detector.last_timings)
-    assert set(timings) == {"preprocess", "inference", "decode"}
-    assert all(seconds > 0 for seconds in timings.values())
-    detector.invoke()
-    assert dict(detector.last_timings) == timings  # invoke() alone times nothing
+    assert not hasattr(detector, "last_timings")  # the benchmark times it from outside
 
 
 def test_tiles_in_the_config_give_a_tiled_detector() -> None:

@@ -92,8 +92,6 @@ def test_tiles_map_boxes_to_whole_frame_coordinates() -> None:
     for (box, score), (box_w, score_w) in zip(got, want, strict=True):
         np.testing.assert_allclose(box, box_w, atol=1e-4)
         assert score == pytest.approx(score_w, abs=1e-4)
-    assert set(tiled.last_timings) == {"preprocess", "inference", "decode"}
-    assert all(seconds > 0 for seconds in tiled.last_timings.values())
 
 
 @pytest.fixture(scope="module", params=["default", "default-fp32"])

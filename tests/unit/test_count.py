@@ -7,26 +7,49 @@ from hypothesis import strategies as st
 
 from edge.config import LineConfig, ZoneConfig
 from edge.count import Counters, LineCounter, ZoneCounter
-from edge.tracks import Tracks
+from edge.links import LinkSettings, TrackLinks
 from tests.fakes.core import box_at
 
 LINE = LineConfig(name="door", points=((0.2, 0.5), (0.8, 0.5)), inside=(0.5, 0.9))
 
 
 def tracks_of(points, ids=None, height=0.2):
+    """One frame of the tracker's confirmed tracks, before its links stage."""
     ids = list(range(len(points))) if ids is None else ids
     boxes = [box_at(x, y, height) for x, y in points]
-    return Tracks(
+    return (
         np.asarray(ids, np.int64),
         np.asarray(boxes, np.float32).reshape(-1, 4),
         np.zeros(len(ids), bool),
     )
 
 
+NOBODY = tracks_of([])
+
+
+class Linked:
+    """A counter fed as the tracker feeds it: each frame's tracks through the tracker's
+    links stage (which re-finds broken tracks), with the tracker's memory in seconds."""
+
+    def __init__(self, counter, memory=2.0):
+        self.counter = counter
+        self.links = TrackLinks(LinkSettings(), memory)
+
+    def update(self, raw, t):
+        return self.counter.update(self.links.update(*raw, t), t)
+
+    def __getattr__(self, name):
+        return getattr(self.counter, name)
+
+
+def door(line=LINE, memory=2.0):
+    return Linked(LineCounter(line), memory)
+
+
 def run_path(counter, path, track_id=1, t0=0.0, fps=10.0, height=0.2):
     for k, (x, y) in enumerate(path):
         counter.update(tracks_of([(x, y)], [track_id], height), t0 + k / fps)
-    counter.update(Tracks.empty(), t0 + len(path) / fps)
+    counter.update(NOBODY, t0 + len(path) / fps)
     return counter.total_in, counter.total_out
 
 
@@ -62,21 +85,21 @@ def straight(a, b, n=20):
     ],
 )
 def test_line_counter_table(name, path, expected):
-    assert run_path(LineCounter(LINE), path) == expected, name
+    assert run_path(door(), path) == expected, name
 
 
 def test_inside_point_decides_direction():
     flipped = LineConfig(name="door", points=((0.2, 0.5), (0.8, 0.5)), inside=(0.5, 0.1))
-    assert run_path(LineCounter(flipped), straight((0.5, 0.2), (0.5, 0.9))) == (0, 1)
+    assert run_path(door(flipped), straight((0.5, 0.2), (0.5, 0.9))) == (0, 1)
 
 
 def test_track_broken_at_the_line_counts_once():
     """Track 1 walks up to the line and vanishes; track 2 appears beyond it and walks on."""
-    counter = LineCounter(LINE)
+    counter = door()
     path = straight((0.5, 0.2), (0.5, 0.9), 30)
     for k, (x, y) in enumerate(path):
         if 0.44 <= y <= 0.58:
-            tracks = Tracks.empty()  # the detector lost the person on the line
+            tracks = NOBODY  # the detector lost the person on the line
         else:
             tracks = tracks_of([(x, y)], [1 if y < 0.5 else 2])
         counter.update(tracks, k / 10)
@@ -87,15 +110,15 @@ def test_track_broken_at_the_line_counts_once():
 def test_a_track_refound_after_a_long_occlusion_keeps_its_side(memory, expected):
     """Track 1 is hidden just before the line for 2 s (out of the tracker's output) and
     comes back under its own id past it, 2.1 s after its last detection: too late for a
-    new track to claim its ghost, but while a tracker that remembers lost tracks for 2 s
+    new track to carry it on, but while a tracker that remembers lost tracks for 2 s
     (plus a frame) may re-find it, it keeps its side and is counted."""
-    counter = LineCounter(LINE, track_memory_seconds=memory)
+    counter = door(memory=memory)
     path = straight((0.5, 0.3), (0.5, 0.45), 10)
     for k, p in enumerate(path):
         counter.update(tracks_of([p], [1]), k / 10)
     t0 = len(path) / 10
     for k in range(20):
-        counter.update(Tracks.empty(), t0 + k / 10)
+        counter.update(NOBODY, t0 + k / 10)
     t1 = t0 + 2.0
     for k, p in enumerate(straight((0.5, 0.62), (0.5, 0.8), 10)):
         counter.update(tracks_of([p], [1]), t1 + k / 10)
@@ -103,13 +126,13 @@ def test_a_track_refound_after_a_long_occlusion_keeps_its_side(memory, expected)
 
 
 def _walk_then_vanish(path, track_id=1, t0=0.0, heights=None):
-    counter = LineCounter(LINE)
+    counter = door()
     for k, p in enumerate(path):
         height = 0.2 if heights is None else heights[k]
         counter.update(tracks_of([p], [track_id], height), t0 + k / 10)
     end = t0 + len(path) / 10
     for k in range(30):  # nobody takes over
-        counter.update(Tracks.empty(), end + k / 10)
+        counter.update(NOBODY, end + k / 10)
     return counter
 
 
@@ -119,8 +142,8 @@ def test_a_track_that_ends_walking_over_the_line_counts_its_crossing_once():
     path = straight((0.5, 0.3), (0.5, 0.52), 12)
     counter = _walk_then_vanish(path)
     assert (counter.total_in, counter.total_out) == (1, 0)
-    # Someone continuing where the ghost predicts takes the far side: not counted again.
-    counter = LineCounter(LINE)
+    # Someone continuing where its motion predicts takes the far side: not counted again.
+    counter = door()
     for k, p in enumerate(path):
         counter.update(tracks_of([p], [1]), k / 10)
     t = len(path) / 10
@@ -158,8 +181,8 @@ def test_a_track_that_ends_on_a_box_of_another_size_past_the_line_counts_nothing
 
 
 def test_new_track_behind_a_leaving_person_inherits_nothing():
-    """A ghost is only taken by a track where its motion predicts; a stranger starts fresh."""
-    counter = LineCounter(LINE)
+    """A track is only carried on where its motion predicts; a stranger starts fresh."""
+    counter = door()
     walk_in = straight((0.5, 0.2), (0.5, 0.8), 20)
     for k, p in enumerate(walk_in):
         counter.update(tracks_of([p], [1]), k / 10)
@@ -171,7 +194,7 @@ def test_new_track_behind_a_leaving_person_inherits_nothing():
 
 
 def test_reset_zeroes_totals_but_keeps_sides():
-    counter = LineCounter(LINE)
+    counter = door()
     path = straight((0.5, 0.2), (0.5, 0.9))
     for k, p in enumerate(path):
         counter.update(tracks_of([p], [7]), k / 10)
@@ -182,13 +205,14 @@ def test_reset_zeroes_totals_but_keeps_sides():
 
 def test_zone_occupancy_counts_feet_inside():
     zone = ZoneCounter(ZoneConfig(name="lobby", polygon=[(0, 0.5), (1, 0.5), (1, 1), (0, 1)]))
-    assert zone.update(tracks_of([(0.5, 0.6), (0.5, 0.4), (0.1, 0.99)])) == 2
-    assert zone.update(Tracks.empty()) == 0
+    links = TrackLinks(LinkSettings(), 2.0)
+    assert zone.update(links.update(*tracks_of([(0.5, 0.6), (0.5, 0.4), (0.1, 0.99)]), 0.0)) == 2
+    assert zone.update(links.update(*NOBODY, 0.1)) == 0
 
 
 def test_counters_reset_named_lines():
     other = LineConfig(name="side", points=((0.5, 0.0), (0.5, 1.0)), inside=(0.9, 0.5))
-    counters = Counters([LINE, other], [])
+    counters = Linked(Counters([LINE, other], []))
     for k, p in enumerate(straight((0.3, 0.2), (0.7, 0.9))):
         counters.update(tracks_of([p], [1]), k / 10)
     assert counters.totals() == {"door": (1, 0), "side": (1, 0)}
@@ -205,8 +229,8 @@ far_in = st.floats(0.7, 0.95)
 @given(xs, xs, far_out, far_in, st.integers(6, 40))
 def test_property_one_crossing_counts_once_and_reversal_swaps(x0, x1, y0, y1, n):
     path = straight((x0, y0), (x1, y1), n)
-    assert run_path(LineCounter(LINE), path) == (1, 0)
-    assert run_path(LineCounter(LINE), path[::-1]) == (0, 1)
+    assert run_path(door(), path) == (1, 0)
+    assert run_path(door(), path[::-1]) == (0, 1)
 
 
 @settings(max_examples=60, deadline=None)
@@ -217,7 +241,7 @@ def test_property_jitter_below_hysteresis_counts_nothing(noise, x):
     band = LINE.hysteresis * 0.2  # the boxes are 0.2 high
     path = [(x + 0.02 * dx, 0.5 + 0.99 * band * dy) for dx, dy in noise]
     path = [(0.5, 0.2)] + path  # committed outside first
-    counter = LineCounter(LINE)
+    counter = door()
     for k, (px, py) in enumerate(path):
         counter.update(tracks_of([(px, py)], [1]), k / 10)
     assert (counter.total_in, counter.total_out) == (0, 0)
@@ -226,7 +250,7 @@ def test_property_jitter_below_hysteresis_counts_nothing(noise, x):
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.tuples(st.floats(0.0, 1.0), st.floats(0.0, 1.0)), min_size=2, max_size=60))
 def test_property_totals_never_decrease(points):
-    counter = LineCounter(LINE)
+    counter = door()
     last = (0, 0)
     for k, p in enumerate(points):
         counter.update(tracks_of([p], [k % 3]), k / 10)
@@ -236,7 +260,7 @@ def test_property_totals_never_decrease(points):
 
 
 def test_finish_counts_a_crossing_under_way_when_the_footage_ends():
-    counter = LineCounter(LINE)
+    counter = door()
     path = straight((0.5, 0.2), (0.5, 0.54), 18)  # only the last is beyond the band (0.53)
     for k, p in enumerate(path):
         counter.update(tracks_of([p], [1]), k / 10)
@@ -248,7 +272,7 @@ def test_finish_counts_a_crossing_under_way_when_the_footage_ends():
 
 
 def test_finish_counts_someone_walking_over_the_line_when_the_footage_ends():
-    counter = LineCounter(LINE)
+    counter = door()
     path = straight((0.5, 0.2), (0.5, 0.51), 20)  # just past the line, inside the band
     for k, p in enumerate(path):
         counter.update(tracks_of([p], [1]), k / 10)
@@ -263,7 +287,7 @@ def test_finish_counts_someone_walking_over_the_line_when_the_footage_ends():
     ids=["stood on the line past it", "stopped short of it", "stood short of it"],
 )
 def test_finish_counts_nothing_for_someone_standing_on_the_line(last, stand_frames):
-    counter = LineCounter(LINE)
+    counter = door()
     path = straight((0.5, 0.2), (0.5, last), 20) + [(0.5, last)] * stand_frames
     for k, p in enumerate(path):
         counter.update(tracks_of([p], [1]), k / 10)

@@ -157,3 +157,37 @@ def test_the_sensor_is_built_with_the_gate_only_when_configured() -> None:
     gate = build_sensor(gated_config, sink="none").pipeline.gate
     assert isinstance(gate, MotionGate)
     assert (gate.threshold, gate.keepalive_seconds) == (0.02, 5.0)
+
+
+def test_a_frame_the_gate_skips_observes_nobody_anew() -> None:
+    """The person's first detection beyond the dead band comes on frame 12 and the gate
+    skips frame 13: the crossing needs a second real detection (frame 14), not frame 12's
+    tracks seen again, and the skipped frame keeps the occupancy of the frame before."""
+    from edge.config import LineConfig, ZoneConfig
+    from edge.count import Counters
+    from edge.pipeline import Pipeline
+    from edge.publish import Publisher
+    from edge.track import Tracker
+    from tests.fakes.core import ListSource, RecordingSink, ScriptedDetector, box_at
+
+    line = LineConfig(name="door", points=((0.1, 0.5), (0.9, 0.5)), inside=(0.5, 0.9))
+    zone = ZoneConfig(name="hall", polygon=[(0, 0.5), (1, 0.5), (1, 1), (0, 1)])
+    script = {k: [box_at(0.5, 0.3 + 0.02 * k)] for k in range(25)}  # the band ends at 0.53
+    sink = RecordingSink()
+    pipeline = Pipeline(
+        source=ListSource(25),
+        detector=ScriptedDetector(script),
+        tracker=Tracker(seed=0),
+        counters=Counters([line], [zone]),
+        publisher=Publisher(site="hq", sensor="door-1", sinks=[sink]),
+        bucket_seconds=60,
+        publish_every=0.0,
+        gate=lambda frame: frame.index != 13,
+    )
+    summary = pipeline.run()
+    assert summary.detector_runs == 24
+    counted = [s.frame for s in sink.snapshots if s.lines["door"].in_ == 1]
+    assert counted[0] == 14
+    by_frame = {s.frame: s for s in sink.snapshots}
+    assert by_frame[13].zones["hall"].occupancy == by_frame[12].zones["hall"].occupancy == 1
+    assert summary.totals == {"door": (1, 0)}

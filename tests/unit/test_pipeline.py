@@ -26,7 +26,7 @@ def make(source, script, *, publish_every=0.0, bucket=5.0, inbox=None, stop=None
     pipeline = Pipeline(
         source=source,
         detector=ScriptedDetector(script),
-        tracker=Tracker(TrackerSettings(), seed=0),
+        tracker=Tracker(TrackerSettings.default(), seed=0),
         counters=Counters([LINE], [ZONE]),
         publisher=Publisher(site="hq", sensor="door-1", sinks=[sink], boot="b00t"),
         bucket_seconds=bucket,

@@ -1,5 +1,7 @@
 """The tracker, frame by frame."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -8,9 +10,15 @@ from edge.bench.peers import HeadcountSystem
 from edge.config import LineConfig
 from edge.count import Counters
 from edge.detections import Detections
+from edge.matching import greedy_pairs
 from edge.sim.scene import load_scene
-from edge.track import Tracker, TrackerSettings, greedy_pairs
+from edge.track import Tracker, TrackerSettings
 from tests.fakes.core import box_at
+
+
+def settings(**changes):
+    """The config's default settings with `changes`."""
+    return replace(TrackerSettings.default(), **changes)
 
 
 def dets(boxes, scores=None):
@@ -27,13 +35,13 @@ def walk(tracker, frames, fps=10.0, start=0):
 
 def test_settings_are_checked_when_built():
     with pytest.raises(ValueError, match="low_score <= high_score"):
-        TrackerSettings(high_score=0.3, low_score=0.5)
+        settings(high_score=0.3, low_score=0.5)
     with pytest.raises(ValueError, match="min_hits"):
-        TrackerSettings(min_hits=0)
+        settings(min_hits=0)
 
 
 def test_confirmation_needs_min_hits_and_ids_are_stable():
-    tracker = Tracker(TrackerSettings(min_hits=2), seed=1)
+    tracker = Tracker(settings(min_hits=2), seed=1)
     frames = [[box_at(0.2 + 0.02 * k, 0.6)] for k in range(10)]
     out = walk(tracker, frames)
     assert len(out[0]) == 0
@@ -42,7 +50,7 @@ def test_confirmation_needs_min_hits_and_ids_are_stable():
 
 
 def test_update_with_no_detections_coasts_then_forgets():
-    tracker = Tracker(TrackerSettings(coast_seconds=0.3, max_age_seconds=1.0), seed=1)
+    tracker = Tracker(settings(coast_seconds=0.3, max_age_seconds=1.0), seed=1)
     walk(tracker, [[box_at(0.5, 0.6)]] * 5)
     coasting = tracker.update(Detections.empty(), 0.6)
     assert len(coasting) == 1 and bool(coasting.coasting[0])
@@ -109,7 +117,7 @@ def test_many_people_memory_is_bounded_over_a_long_run():
 
 
 def test_a_track_that_walks_out_of_view_stops_coasting_at_once():
-    tracker = Tracker(TrackerSettings(coast_seconds=1.0), seed=0)
+    tracker = Tracker(settings(coast_seconds=1.0), seed=0)
     walk(tracker, [[box_at(0.80 + 0.05 * k, 0.6)] for k in range(4)])  # fast, to the right edge
     t = 0.4
     left_view = None
@@ -185,7 +193,7 @@ def test_the_per_axis_filter_equals_the_textbook_eight_state_kalman_filter():
     from edge.track import _REF_STEP, _STD_MEAS, _STD_POS, _STD_VEL
 
     rng = np.random.default_rng(3)
-    tracker = Tracker(TrackerSettings(min_hits=1), seed=0)
+    tracker = Tracker(settings(min_hits=1), seed=0)
     mean = cov = None
     t = 0.0
     for k in range(40):
@@ -267,3 +275,66 @@ def test_a_person_who_stood_still_walks_off_on_the_same_track_and_is_counted():
     totals, paths = _door_counts(frames)
     assert totals == (1, 1)
     assert len(paths) == 1
+
+
+def test_settings_take_every_default_from_the_config():
+    from edge.config import DetectorConfig, TrackerConfig
+
+    default = TrackerSettings.default()
+    assert default == TrackerSettings.from_config(DetectorConfig(), TrackerConfig())
+    assert (default.high_score, default.low_score) == (0.5, 0.2)
+    assert (default.low_match_iou, default.buffer) == (0.4, 0.3)
+    tuned = TrackerSettings.from_config(
+        DetectorConfig(score_threshold=0.6),
+        TrackerConfig(low_match_iou=0.5, buffer=0.1, max_age_seconds=3.0),
+    )
+    assert (tuned.high_score, tuned.low_match_iou, tuned.buffer) == (0.6, 0.5, 0.1)
+    assert tuned.max_age_seconds == 3.0
+
+
+def _raw(points, ids, coasting=None):
+    """One frame of confirmed tracks before the links stage: feet points, 0.2 high boxes."""
+    boxes = np.asarray([box_at(x, y) for x, y in points], np.float32).reshape(-1, 4)
+    flags = np.zeros(len(ids), bool) if coasting is None else np.asarray(coasting)
+    return np.asarray(ids, np.int64), boxes, flags
+
+
+def test_a_new_track_where_a_left_one_was_heading_carries_it_on():
+    from edge.links import LinkSettings, TrackLinks
+
+    links = TrackLinks(LinkSettings(), memory_seconds=2.0)
+    for k in range(10):  # id 1 walks down at 0.2 a second, then is gone
+        out = links.update(*_raw([(0.5, 0.3 + 0.02 * k)], [1]), k / 10)
+    np.testing.assert_allclose(out.velocity, [[0.0, 0.2]], atol=0.02)
+    links.update(*_raw([], []), 1.0)
+    # 0.5 s later, id 2 shows up where id 1 was heading; id 3 far off does not.
+    out = links.update(*_raw([(0.5, 0.58), (0.1, 0.9)], [2, 3]), 1.5)
+    assert out.continues.tolist() == [1, -1]
+    assert out.velocity[0, 1] > 0.1 and out.velocity[1].tolist() == [0.0, 0.0]
+    assert len(out.forgotten) == 0
+    later = links.update(*_raw([(0.5, 0.6), (0.1, 0.9)], [2, 3]), 1.6)
+    assert later.continues.tolist() == [-1, -1]  # said once, when the track is new
+
+
+def test_a_left_track_waits_for_its_own_id_as_long_as_the_tracker_remembers_it():
+    from edge.links import LinkSettings, TrackLinks
+
+    links = TrackLinks(LinkSettings(), memory_seconds=2.0)
+    links.update(*_raw([(0.5, 0.3)], [1]), 0.0)
+    links.update(*_raw([], []), 0.1)
+    back = links.update(*_raw([(0.9, 0.9)], [1]), 2.9)  # far away, but its own id
+    assert back.continues.tolist() == [1]
+    links.update(*_raw([], []), 3.0)
+    forgotten = [i for k in range(40) for i in links.update(*_raw([], []), 3.0 + k / 10).forgotten]
+    assert forgotten == [1]  # once, after the tracker's memory plus the margin
+    assert len(links) == 0
+
+
+def test_link_and_hold_settings_are_checked_when_built():
+    from edge.links import LinkSettings
+    from edge.stationary import StationarySettings
+
+    with pytest.raises(ValueError, match="velocity_memory"):
+        LinkSettings(velocity_memory=1.0)
+    with pytest.raises(ValueError, match="release_radius >= radius"):
+        StationarySettings(radius=0.6, release_radius=0.5)
