@@ -141,24 +141,42 @@ class LineCounter:
         records = self._gather(tracks, at, pos, known, timestamp)
         # Only a real detection may commit a side: a coasting box is the tracker's guess.
         observed = ~tracks.coasting
-        records["feet"][observed] = at.feet[observed]
-        records["time"][observed] = timestamp
-        records["velocity"] = tracks.velocity
-        records["height"] = at.heights
+        self._observe(records, tracks, at, observed, timestamp)
         dist = self._distance(at.feet)
         band = self._band(at.xyxy)
         # Direction of each real detection beyond the band: 1 on the inside, -1 outside.
         direction = ((dist > band) & observed).astype(np.int16) - ((dist < -band) & observed)
         crossed = self._commit(records, direction, observed, known, at.feet)
         self._count_clearly_past(records, observed, dist, band)
-        home = (direction == records["side"]) & (direction != 0)
-        records["anchor"][home] = at.feet[home]
-        records["home_height"][home] = at.heights[home]
-        records["home_time"][home] = timestamp
+        self._mark_home(records, direction, at, timestamp)
         if self._records.shape[0] > np.count_nonzero(known):
             crossed = crossed + self._retire(pos[known])
         self._store(records)
         return crossed
+
+    @staticmethod
+    def _observe(
+        records: Records,
+        tracks: Tracks,
+        at: TrackPositions,
+        observed: npt.NDArray[np.bool_],
+        timestamp: float,
+    ) -> None:
+        """Place and time of each real detection; velocity and box height of every track."""
+        records["feet"][observed] = at.feet[observed]
+        records["time"][observed] = timestamp
+        records["velocity"] = tracks.velocity
+        records["height"] = at.heights
+
+    @staticmethod
+    def _mark_home(
+        records: Records, direction: npt.NDArray[np.int16], at: TrackPositions, timestamp: float
+    ) -> None:
+        """Tracks beyond the band on their committed side: where, when and how tall."""
+        home = (direction == records["side"]) & (direction != 0)
+        records["anchor"][home] = at.feet[home]
+        records["home_height"][home] = at.heights[home]
+        records["home_time"][home] = timestamp
 
     def _find(
         self, ids: npt.NDArray[np.int64]
