@@ -42,7 +42,8 @@ class MotionGate:
     """`gate(frame) -> bool`: True when the detector should run on this frame.
 
     `threshold` is the fraction of thumbnail cells that must change (0..1);
-    `keepalive_seconds` the longest time between detector runs on a still scene;
+    `keepalive_seconds` the longest time between detector runs on a still scene (both
+    default to the config's `[detector]` defaults, their one source);
     `downscale` the thumbnail size (w, h); `pixel_delta` the grey-level change that
     counts a cell as changed (above sensor noise after averaging); `hold_seconds` how
     long the detector keeps running after the last motion.
@@ -50,13 +51,17 @@ class MotionGate:
 
     def __init__(
         self,
-        threshold: float = 0.005,
-        keepalive_seconds: float = 2.0,
+        threshold: float | None = None,
+        keepalive_seconds: float | None = None,
         downscale: tuple[int, int] = (32, 24),
         *,
         pixel_delta: float = 6.0,
         hold_seconds: float = 1.0,
     ) -> None:
+        defaults = DetectorConfig()
+        threshold = defaults.motion_threshold if threshold is None else threshold
+        if keepalive_seconds is None:
+            keepalive_seconds = defaults.keepalive_seconds
         if not 0.0 <= threshold < 1.0:
             raise ValueError(f"threshold must lie in [0, 1), got {threshold}")
         if keepalive_seconds <= 0:

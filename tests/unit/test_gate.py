@@ -191,3 +191,13 @@ def test_a_frame_the_gate_skips_observes_nobody_anew() -> None:
     by_frame = {s.frame: s for s in sink.snapshots}
     assert by_frame[13].zones["hall"].occupancy == by_frame[12].zones["hall"].occupancy == 1
     assert summary.totals == {"door": (1, 0)}
+
+
+def test_the_gates_defaults_are_the_configs() -> None:
+    from edge.config import DetectorConfig
+
+    gate, config = MotionGate(), DetectorConfig()
+    assert (gate.threshold, gate.keepalive_seconds) == (
+        config.motion_threshold,
+        config.keepalive_seconds,
+    )
