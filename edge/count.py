@@ -107,7 +107,7 @@ class LineCounter:
         self._min_band = line.min_band
         self.total_in = 0
         self.total_out = 0
-        self._records: Records = np.zeros((0,), _RECORD)  # tracks in the output, by id
+        self._records: Records = np.zeros((0,), _RECORD)  # the last frame's tracks, in order
         self._ended: dict[int, np.void] = {}  # sided tracks that left it, until forgotten
 
     def reset(self) -> None:
@@ -137,7 +137,8 @@ class LineCounter:
         at = positions if positions is not None else TrackPositions.of(tracks)
         for track in tracks.forgotten.tolist():
             self._ended.pop(track, None)
-        pos, known = self._find(tracks.ids)
+        pos = tracks.previous
+        known = pos >= 0
         records = self._gather(tracks, at, pos, known, timestamp)
         # Only a real detection may commit a side: a coasting box is the tracker's guess.
         observed = ~tracks.coasting
@@ -151,7 +152,7 @@ class LineCounter:
         self._mark_home(records, direction, at, timestamp)
         if self._records.shape[0] > np.count_nonzero(known):
             crossed = crossed + self._retire(pos[known])
-        self._store(records)
+        self._records = records  # in the order of this frame's tracks
         return crossed
 
     @staticmethod
@@ -163,8 +164,12 @@ class LineCounter:
         timestamp: float,
     ) -> None:
         """Place and time of each real detection; velocity and box height of every track."""
-        records["feet"][observed] = at.feet[observed]
-        records["time"][observed] = timestamp
+        if observed.all():
+            records["feet"] = at.feet
+            records["time"] = timestamp
+        else:
+            records["feet"][observed] = at.feet[observed]
+            records["time"][observed] = timestamp
         records["velocity"] = tracks.velocity
         records["height"] = at.heights
 
@@ -177,16 +182,6 @@ class LineCounter:
         records["anchor"][home] = at.feet[home]
         records["home_height"][home] = at.heights[home]
         records["home_time"][home] = timestamp
-
-    def _find(
-        self, ids: npt.NDArray[np.int64]
-    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
-        """Row of each id among the last frame's records, and whether it was there."""
-        held = self._records["id"]
-        if held.size == 0:
-            return np.zeros(ids.shape[0], np.intp), np.zeros(ids.shape[0], bool)
-        pos = np.minimum(np.searchsorted(held, ids), held.size - 1)
-        return pos, held[pos] == ids
 
     def _gather(
         self,
@@ -259,12 +254,6 @@ class LineCounter:
         past = records["past"]
         far = observed & (side != 0) & (dist * side <= -ENDED_CLEARLY_PAST * band)
         records["past"] = np.where(far, past + 1, np.where(observed, 0, past))
-
-    def _store(self, records: Records) -> None:
-        ids = records["id"]
-        if ids.shape[0] > 1 and not bool(np.all(ids[1:] > ids[:-1])):
-            records = records[np.argsort(ids, kind="stable")]
-        self._records = records
 
     def finish(self) -> Crossings:
         """At a clean end of the footage, count crossings already under way.

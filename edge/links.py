@@ -73,7 +73,7 @@ class TrackLinks:
     def __init__(self, settings: LinkSettings, memory_seconds: float) -> None:
         self.settings = settings
         self._keep = max(settings.gap_seconds, memory_seconds + settings.return_margin_seconds)
-        # Tracks in the output, rows sorted by id: last detected feet and when, smoothed
+        # Tracks in the last output, in its order: last detected feet and when, smoothed
         # feet velocity, and the latest box height.
         self._ids = np.zeros((0,), np.int64)
         self._feet = np.zeros((0, 2))
@@ -103,11 +103,13 @@ class TrackLinks:
         continues = self._link(ids, known, feet, heights, velocity, timestamp=timestamp)
         observed = ~coasting
         self._smooth(velocity, known & observed, feet, last_feet, timestamp - last_time)
-        last_feet[observed] = feet[observed]
-        last_time[observed] = timestamp
+        last_feet = np.where(observed[:, None], feet, last_feet)
+        last_time = np.where(observed, timestamp, last_time)
         self._leave(pos[known], timestamp)
-        self._store(ids, last_feet, last_time, velocity, heights)
-        return Tracks(ids, xyxy, coasting, velocity, continues, forgotten)
+        self._ids, self._feet, self._time = ids, last_feet, last_time
+        self._velocity, self._height = velocity, heights
+        previous = np.where(known, pos, NO_TRACK)
+        return Tracks(ids, xyxy, coasting, velocity, continues, forgotten, previous)
 
     def _expire(self, timestamp: float) -> npt.NDArray[np.int64]:
         """Drop records too old to be carried on; their ids."""
@@ -121,10 +123,12 @@ class TrackLinks:
     def _find(
         self, ids: npt.NDArray[np.int64]
     ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_]]:
-        """Row of each id among the last frame's output, and whether it was there."""
+        """Row of each id in the last frame's output, and whether it was there."""
         if self._ids.size == 0:
             return np.zeros(ids.shape[0], np.intp), np.zeros(ids.shape[0], bool)
-        pos = np.minimum(np.searchsorted(self._ids, ids), self._ids.size - 1)
+        order = np.argsort(self._ids, kind="stable")
+        at = np.minimum(np.searchsorted(self._ids[order], ids), self._ids.size - 1)
+        pos = order[at]
         return pos, self._ids[pos] == ids
 
     def _gather(
@@ -133,13 +137,14 @@ class TrackLinks:
         """Last detected feet, time and velocity per track (a new one: here, now, still)."""
         if known.all():
             return self._feet[pos], self._time[pos], self._velocity[pos]
-        last_feet = feet.copy()
-        last_time = np.full(feet.shape[0], timestamp)
-        velocity = np.zeros_like(feet)
-        last_feet[known] = self._feet[pos[known]]
-        last_time[known] = self._time[pos[known]]
-        velocity[known] = self._velocity[pos[known]]
-        return last_feet, last_time, velocity
+        if not known.any():
+            return feet, np.full(feet.shape[0], timestamp), np.zeros_like(feet)
+        column = known[:, None]
+        return (
+            np.where(column, self._feet[pos], feet),
+            np.where(known, self._time[pos], timestamp),
+            np.where(column, self._velocity[pos], 0.0),
+        )
 
     def _link(
         self,
@@ -195,11 +200,12 @@ class TrackLinks:
         dt: F64,
     ) -> None:
         """Fold each detection's step since the track's last detection into its velocity."""
+        memory = self.settings.velocity_memory
         moving &= dt > 0
         if moving.any():
-            memory = self.settings.velocity_memory
-            step = (feet[moving] - last_feet[moving]) / dt[moving, None]
-            velocity[moving] = memory * velocity[moving] + (1.0 - memory) * step
+            step = (feet - last_feet) / np.where(moving, dt, 1.0)[:, None]
+            smoothed = memory * velocity + (1.0 - memory) * step
+            velocity[:] = np.where(moving[:, None], smoothed, velocity)
 
     def _leave(self, staying: npt.NDArray[np.intp], timestamp: float) -> None:
         """Rows of the last output not in `staying` left it: keep their records."""
@@ -217,21 +223,3 @@ class TrackLinks:
                     time=float(self._time[i]),
                 )
             )
-
-    def _store(
-        self, ids: npt.NDArray[np.int64], feet: F64, time: F64, velocity: F64, heights: F64
-    ) -> None:
-        if ids.shape[0] > 1 and not bool(np.all(ids[1:] > ids[:-1])):
-            order = np.argsort(ids, kind="stable")
-            ids, feet, time, velocity, heights = (
-                ids[order],
-                feet[order],
-                time[order],
-                velocity[order],
-                heights[order],
-            )
-        self._ids = ids.copy()
-        self._feet = feet
-        self._time = time
-        self._velocity = velocity
-        self._height = heights

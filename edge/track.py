@@ -160,8 +160,10 @@ class _Free:
         """Drop `pool`'s entries at positions `taken` (pool = high then low)."""
         if taken.size:
             n = self.high.size
-            self.high = without(self.high, taken[taken < n])
-            self.low = without(self.low, taken[taken >= n] - n)
+            weak = taken >= n
+            self.high = without(self.high, taken[~weak])
+            if weak.any():
+                self.low = without(self.low, taken[weak] - n)
 
 
 class Tracker:
@@ -211,12 +213,13 @@ class Tracker:
         )
         matched = np.full(len(self), -1, np.intp)  # detection index per track row
         standing = self._hold.standing(self._confirmed, timestamp)
-        if standing.any():
+        anyone_standing = bool(standing.any())
+        if anyone_standing:
             self._mean[standing, 4:] = 0.0  # it stands: its velocity is the detector's jitter
             self._match_standing(standing, frame, free, matched)
         self._match_moving(self._confirmed & ~standing, frame, free, matched)
         self._match_tentative(frame, free, matched)
-        if standing.any():
+        if anyone_standing:
             self._release_standing(standing, frame, free, matched)
         self._correct_matched(matched, frame, timestamp)
         self._forget_lost(matched < 0, timestamp)

@@ -24,6 +24,9 @@ class Tracks:
     names, for a track new to the output, the track it carries on (its own id when a
     lost track comes back, another when a broken track is re-found), else NO_TRACK;
     `forgotten` (M,) lists tracks that left the output and will never be carried on.
+    `previous` (N,) is each track's row in the tracker's previous Tracks (NO_TRACK if it
+    was not there), so whoever keeps per-track state carries it along without a search:
+    such a consumer must see every Tracks the tracker returns, once, in order.
     """
 
     ids: npt.NDArray[np.int64]
@@ -32,6 +35,7 @@ class Tracks:
     velocity: npt.NDArray[np.float64]
     continues: npt.NDArray[np.int64]
     forgotten: npt.NDArray[np.int64]
+    previous: npt.NDArray[np.intp]
 
     def __post_init__(self) -> None:
         n = self.ids.shape[0]
@@ -47,12 +51,21 @@ class Tracks:
             raise ValueError(f"Tracks.continues must be ({n},), got {self.continues.shape}")
         if self.forgotten.ndim != 1:
             raise ValueError(f"Tracks.forgotten must be (M,), got {self.forgotten.shape}")
+        if self.previous.shape != (n,):
+            raise ValueError(f"Tracks.previous must be ({n},), got {self.previous.shape}")
 
     @classmethod
     def empty(cls) -> Tracks:
         ids = np.zeros((0,), np.int64)
+        rows = np.zeros((0,), np.intp)
         return cls(
-            ids, np.zeros((0, 4), np.float32), np.zeros((0,), bool), np.zeros((0, 2)), ids, ids
+            ids,
+            np.zeros((0, 4), np.float32),
+            np.zeros((0,), bool),
+            np.zeros((0, 2)),
+            ids,
+            ids,
+            rows,
         )
 
     def __len__(self) -> int:
