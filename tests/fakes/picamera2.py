@@ -14,7 +14,9 @@ manual and `picamera2/picamera2.py`):
   `preserve_ar` False, a raw stream unless `raw=None`, sizes aligned to even numbers
   (and tuples), a `sensor` dict, and the video configuration's colour space chosen by
   main's size (Smpte170m, BT.601 limited range, below 1280x720).
-- `configure` refuses a lores larger than main, records the configuration, picks the
+- `configure` refuses a lores larger than main (and, on a Pi 4, a lores that is not YUV
+  or crops apart from main) and sensor keys other than `output_size` and `bit_depth`,
+  records the configuration, picks the
   sensor mode (the one `sensor["output_size"]` names, else the smallest that holds
   main, as libcamera does, which may be a cropped one) and fills in the raw stream.
 - ScalerCrop (the manual's Appendix B, and `configure_`'s handling of ScalerCrops): the
@@ -380,6 +382,9 @@ class Picamera2:
         main = camera_config.get("main")
         if main is None:
             raise RuntimeError("main stream should be a dictionary")
+        bad_keys = set(camera_config.get("sensor") or {}) - {"bit_depth", "output_size"}
+        if bad_keys:
+            raise RuntimeError(f"Unexpected keys {bad_keys} in sensor configuration")
         lores = camera_config.get("lores")
         if lores is not None and (
             lores["size"][0] > main["size"][0] or lores["size"][1] > main["size"][1]
