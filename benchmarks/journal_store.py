@@ -26,13 +26,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge.journal import Journal  # noqa: E402
+from edge.journal import Journal
 
 BUCKET = json.dumps(
     {
-        "v": 1, "site": "hq", "sensor": "door-1", "boot": "5f0c1a2b", "seq": 1235,
-        "start": "2026-11-28T15:00:00Z", "end": "2026-11-28T15:01:00Z",
-        "lines": {"entrance": {"in": 4, "out": 2}}, "zones": {"lobby": {"mean": 2.4, "max": 5}},
+        "v": 1,
+        "site": "hq",
+        "sensor": "door-1",
+        "boot": "5f0c1a2b",
+        "seq": 1235,
+        "start": "2026-11-28T15:00:00Z",
+        "end": "2026-11-28T15:01:00Z",
+        "lines": {"entrance": {"in": 4, "out": 2}},
+        "zones": {"lobby": {"mean": 2.4, "max": 5}},
     },
     separators=(",", ":"),
 ).encode()
@@ -159,7 +165,7 @@ def recovered(make: str, folder: Path) -> int:
             s = SqliteStore(folder)
             got = s.pending()
             s.close()
-    except Exception:  # noqa: BLE001 - a store that cannot open recovers nothing
+    except Exception:  # a store that cannot open recovers nothing
         return 0
     good = 0
     for p in got:
@@ -195,13 +201,13 @@ def damage(trials: int = 100, n: int = 100) -> dict[str, tuple[float, int]]:
 
 def main() -> None:
     logging.disable(logging.WARNING)
-    print(f"bucket payload: {len(BUCKET)} bytes; sqlite {sqlite3.sqlite_version}")
+    sys.stdout.write(f"bucket payload: {len(BUCKET)} bytes; sqlite {sqlite3.sqlite_version}" + "\n")
     if os.geteuid() == 0:
         for name, value in write_cost().items():
-            print(f"device bytes per bucket, {name}: {value:,.0f}")
+            sys.stdout.write(f"device bytes per bucket, {name}: {value:,.0f}" + "\n")
     for name, (mean, worse) in damage().items():
         extra = f"; trials losing more than the damaged bucket: {worse}" if worse >= 0 else ""
-        print(f"recovered of 100 after {name}: mean {mean:.1f}{extra}")
+        sys.stdout.write(f"recovered of 100 after {name}: mean {mean:.1f}{extra}" + "\n")
 
 
 if __name__ == "__main__":

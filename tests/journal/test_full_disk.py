@@ -10,7 +10,6 @@ import pytest
 from edge.journal import Journal
 from tests.journal.disk import FullDisk
 
-
 PAD = b"." * 5000  # more than a page: a write needs a new block of the full disk
 
 
@@ -59,7 +58,7 @@ def test_opens_on_a_full_disk_and_delivers_what_it_holds(disk: FullDisk) -> None
     ids = [j.append(b"bucket-%d" % i) for i in range(200)]
     for entry_id in ids[:150]:
         j.ack(entry_id)  # dead records, so the next open wants to compact
-    j._compact = lambda force=False: None  # type: ignore[method-assign]  # keep them on disk
+    j._compact = lambda force=False: None  # type: ignore[method-assign,misc]  # keep them on disk
     j.close()
     disk.fill()
     again = Journal(disk.path, 1000)  # compaction fails: must not raise

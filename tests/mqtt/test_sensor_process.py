@@ -78,7 +78,7 @@ class Sensor:
 
     def journal_entries(self) -> int:
         path = self.journal / LOG_NAME
-        return len(_scan(path.read_bytes())[0]) if path.exists() else 0
+        return len(_scan(path.read_bytes()).live) if path.exists() else 0
 
 
 @pytest.fixture
@@ -149,7 +149,8 @@ def test_a_valid_reset_is_announced_in_state(
     watcher = subscribe("admin", f"{BASE}/state")
     sensor.start()
     watcher.wait_for(lambda: len(watcher.on(f"{BASE}/state")) >= 2, "state")
-    watcher.client.publish(f"{BASE}/cmd/reset", b'{"action": "reset"}', qos=1)
+    reset = b'{"action": "reset", "id": "r-1", "lines": "all"}'
+    watcher.client.publish(f"{BASE}/cmd/reset", reset, qos=1)
     watcher.wait_for(
         lambda: any(s.get("resets") == 1 for s in watcher.json_on(f"{BASE}/state")), "resets=1"
     )
