@@ -87,6 +87,6 @@ class JournalPump:
                 self._refusals.total("refused") + 1,
             )
             return
+        self._journal.ack(entry_id)  # first: a pump running now must not see it unsent
         with self._lock:
             self._sent.discard(entry_id)
-        self._journal.ack(entry_id)
