@@ -38,9 +38,12 @@ class CommandIntake:
         self._log = throttle if throttle is not None else ThrottledLog(log, interval=60.0)
         self._rate = rate if rate is not None else TokenBucket(COMMANDS_PER_SECOND, COMMAND_BURST)
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self.handled = 0  # messages looked at, accepted or not
+
 
     def on_reset(self, payload: bytes, *, retained: bool) -> bool:
         """Check one message; True if a reset was queued for the pipeline."""
+        self.handled += 1
         if retained:
             self._log.warning(
                 "retained", "ignored a retained reset command; publish resets without retain"

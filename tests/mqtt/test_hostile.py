@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -117,3 +118,38 @@ def test_a_refused_publish_is_logged_once_and_counted(
     sink.close()
     assert caplog.text.count("refused a publish") == 1
     assert len(Journal(tmp_path / "j")) == 40  # kept for a broker that accepts them
+
+
+def test_a_flood_of_commands_is_rate_limited_and_logged_a_few_times(
+    broker: Broker,
+    lab: Lab,
+    tmp_path: Path,
+    subscribe: Callable[..., Subscriber],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    inbox = CommandInbox()
+    sink = MqttSink(
+        parse_config(sensor_config(broker, lab, tmp_path / "j")),  # type: ignore[arg-type]
+        boot="b1",
+        inbox=inbox,
+    )
+    sink.start()
+    wait_until(lambda: sink.connected, 30, "the sink to connect")
+    admin = subscribe("admin")
+    topic = f"{BASE}/cmd/reset"
+    started = time.monotonic()
+    with caplog.at_level(logging.INFO, logger="edge.mqtt"):
+        for i in range(5000):
+            admin.client.publish(topic, b"{bad %d" % i, qos=0)
+            admin.client.publish(
+                topic, b'{"action": "reset", "id": "f-%d", "lines": "all"}' % i, qos=0
+            )
+        last = admin.client.publish(topic, b'{"action": "reset", "id": "end", "lines": "all"}', 1)
+        last.wait_for_publish(60)
+        wait_until(lambda: sink._intake.handled == 10001, 60, "every message handled")
+        elapsed = time.monotonic() - started
+    taken = inbox.drain()
+    assert 5 <= len(taken) <= 5 + elapsed + 1  # a burst of 5, then one a second
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) <= 4, [r.getMessage() for r in warnings]
+    sink.close()
