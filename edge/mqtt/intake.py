@@ -40,7 +40,6 @@ class CommandIntake:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self.handled = 0  # messages looked at, accepted or not
 
-
     def on_reset(self, payload: bytes, *, retained: bool) -> bool:
         """Check one message; True if a reset was queued for the pipeline."""
         self.handled += 1
