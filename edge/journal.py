@@ -389,11 +389,16 @@ class Journal:
         """Append records; on failure say so once per episode and return False."""
         if self._failing and not self._due():
             return False
+        size = -1
         try:
+            size = os.fstat(self._fd).st_size
             _write_all(self._fd, data)
             if sync:
                 os.fsync(self._fd)
         except OSError as error:
+            if size >= 0:  # leave no torn record behind (shrinking needs no free space)
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, size)
             self._failed(error, "write")
             return False
         if self._failing:

@@ -38,7 +38,6 @@ from edge.mqtt.diagnose import explain_tls_error, probe
 from edge.mqtt.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
-_paho_log = logging.getLogger(f"{__name__}.paho")
 
 UNSUPPORTED_PROTOCOL = 132  # CONNACK reason "Unsupported protocol version" (MQTT 5)
 MAX_INCOMING_PACKET = 4096  # MQTT 5: the broker must not send this client anything larger
@@ -259,7 +258,6 @@ class Connection:
             protocol=self._protocol,
             reconnect_on_failure=False,
         )
-        client.enable_logger(_paho_log)  # its errors (e.g. a failing callback) reach our log
         client.username_pw_set(s.username, s.password)
         if s.tls is not None:
             client.tls_set_context(s.tls)

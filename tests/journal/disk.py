@@ -15,6 +15,23 @@ import pytest
 import edge.journal
 
 SIZE = 1024 * 1024
+FLAG = ".full"  # without a mount: a child process's writes fail while this file exists
+
+# Runs `headcount` with the journal's write seam failing while <root>/.full exists:
+#   python -c INJECTING_LAUNCHER <root> run --config ...
+INJECTING_LAUNCHER = """
+import errno, os, sys
+import edge.journal
+from edge.cli import main
+flag = os.path.join(sys.argv.pop(1), ".full")
+real = edge.journal._write_all
+def write_all(fd, data):
+    if os.path.exists(flag):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    real(fd, data)
+edge.journal._write_all = write_all
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 class FullDisk:
@@ -36,8 +53,17 @@ class FullDisk:
 
             monkeypatch.setattr(edge.journal, "_write_all", write_all)
 
+    @property
+    def launcher(self) -> list[str]:
+        """How a child `headcount` process must start to see this disk fill."""
+        if self.mounted:
+            return ["-m", "edge.cli"]
+        return ["-c", INJECTING_LAUNCHER, str(self.root)]
+
     def fill(self) -> None:
         self._full = True
+        if not self.mounted:
+            (self.root / FLAG).touch()
         if self.mounted:
             fd = os.open(self._filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
             try:
@@ -50,6 +76,7 @@ class FullDisk:
 
     def free(self) -> None:
         self._full = False
+        (self.root / FLAG).unlink(missing_ok=True)
         if self.mounted:
             self._filler.unlink(missing_ok=True)
 

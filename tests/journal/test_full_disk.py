@@ -4,6 +4,7 @@ the last byte (or ENOSPC injected where mounting is not possible)."""
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
@@ -67,4 +68,22 @@ def test_opens_on_a_full_disk_and_delivers_what_it_holds(disk: FullDisk) -> None
         assert again.ack(entry.id)
     again.append(b"while-full" + PAD)
     assert payloads(again) == [b"while-full"]
+    again.close()
+
+
+def test_a_write_cut_short_by_a_full_disk_leaves_no_damaged_record(
+    disk: FullDisk, caplog: pytest.LogCaptureFixture
+) -> None:
+    j = Journal(disk.path, 1000)
+    j.append(b"first")
+    disk.fill()
+    j.append(b"second" + PAD)  # part of it may fit in the file's last block
+    disk.free()
+    j._fd, fd = -1, j._fd  # a kill -9 now: no compaction, files as they are
+    os.close(fd)
+    os.close(j._lock_fd)
+    with caplog.at_level(logging.WARNING, logger="edge.journal"):
+        again = Journal(disk.path, 1000)
+    assert payloads(again) == [b"first"]
+    assert "damaged" not in caplog.text
     again.close()
