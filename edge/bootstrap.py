@@ -65,7 +65,13 @@ def build_detector(config: Config, uri: str) -> Detector:
         raise StartupError(str(error)) from None
 
 
-def build_source(config: Config, uri: str, detector: Detector, realtime: bool) -> FrameSource:
+def build_source(
+    config: Config,
+    uri: str,
+    detector: Detector,
+    realtime: bool,
+    stop: threading.Event | None = None,
+) -> FrameSource:
     from edge.frames import SourceError
     from edge.sources import open_source
 
@@ -79,7 +85,7 @@ def build_source(config: Config, uri: str, detector: Detector, realtime: bool) -
         raise StartupError(str(error)) from None
     if uri == "picamera2" or uri.startswith(SYNTHETIC):
         return source  # the camera has its own buffers; a scene costs nothing to read
-    return PrefetchSource(source)
+    return PrefetchSource(source, stop=stop)
 
 
 @dataclass
@@ -117,7 +123,7 @@ def build_sensor(
     stop = stop if stop is not None else threading.Event()
     inbox = CommandInbox()
     detector = build_detector(config, uri)
-    source = build_source(config, uri, detector, realtime)
+    source = build_source(config, uri, detector, realtime, stop)
     privacy = OutputPrivacy(config.privacy)
     sinks: list[Sink] = []
     if sink in ("stdout", "both"):
