@@ -17,7 +17,7 @@ from edge.frames import Frame, FrameSource
 from edge.gate import gate_from_config
 from edge.pipeline import Pipeline, Watchdog
 from edge.privacy.guard import Guard, install_guard
-from edge.privacy.manifest import PrivacyManifest, build_manifest
+from edge.privacy.manifest import DecodeInfo, PrivacyManifest, build_manifest
 from edge.privacy.output import OutputPrivacy
 from edge.publish import Publisher
 from edge.sinks import Sink, StdoutSink
@@ -142,6 +142,7 @@ def build_sensor(
             detector.input_size,
             getattr(detector, "model_name", "simulated"),
             getattr(detector, "model_sha256", None),
+            _decode_info(uri, source),
         )
         sinks.append(build_mqtt_sink(config, publisher.boot, inbox, manifest))
     sinks.extend(extra_sinks or [])
@@ -185,6 +186,19 @@ def _install_guard(config: Config, uri: str, sink: SinkName, watchdog: Watchdog 
         journal_dir=journal,
         broker=broker,
         notify_socket=getattr(watchdog, "address", None),
+    )
+
+
+def _decode_info(uri: str, source: FrameSource) -> DecodeInfo:
+    """What the manifest says of the size frames are decoded at (before the guard: a
+    file's or webcam's header is read, no frame)."""
+    from edge.sources import decode_size, source_kind
+
+    size = decode_size(source)
+    return DecodeInfo(
+        source=source_kind(uri),
+        width=size[0] if size is not None else None,
+        height=size[1] if size is not None else None,
     )
 
 
