@@ -448,10 +448,11 @@ def install_guard(
 ) -> Guard:
     """Install the process-wide guard (once; audit hooks cannot be removed) and return it.
 
-    Call it after imports and before opening the camera. `journal_dir` is the only
-    folder that may be written (None: none); `broker` is the only network peer (None:
-    none); `notify_socket` is `$NOTIFY_SOCKET` or its sendto address. The broker's
-    host name is resolved now and again whenever an unknown address is contacted.
+    Call it after imports and before the first frame. `journal_dir` is the only
+    folder that may be written, through absolute paths (None: none); `broker` is the
+    only network peer (None: none); `notify_socket` is `$NOTIFY_SOCKET` or its sendto
+    address. The broker's host name is resolved now and again whenever an unknown
+    address is contacted.
     """
     _check_mode(mode)
     journal = Path(os.path.realpath(journal_dir)) if journal_dir is not None else None
@@ -494,9 +495,11 @@ def install_setup_guard(
     path is `config_file` or `backup_file` (resolved now; the backup need not exist);
     the camera devices. Refused: every other bind, every outgoing connection or
     datagram (there is no broker and no journal in setup mode), every other write,
-    processes and ctypes, as `install_guard` refuses them. Call it after the
-    detector and the camera's libraries are loaded and before the server binds.
-    Raises ValueError for a host name (give its address) or a negative port.
+    processes and ctypes, as `install_guard` refuses them. Write the files through
+    absolute paths (a relative path is refused, as always). Call it after the
+    detector, the camera's and the web server's libraries are loaded and before the
+    server binds; `Guard.check()` raises once anything was refused. Raises ValueError
+    for a host name (give its address) or a port outside 0-65535.
     """
     _check_mode(mode)
     host, port = listen
