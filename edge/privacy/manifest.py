@@ -46,7 +46,7 @@ class _Part(BaseModel):
 
 
 class DecodeInfo(_Part):
-    source: str = Field(description="Pi camera, webcam, video file, stream, or "<scheme> plug-in".")
+    source: str = Field(description="Pi camera, webcam, video file, stream, or '<scheme> plug-in'.")
     width: int | None = Field(ge=1, description="Width frames are decoded at (null: not known).")
     height: int | None = Field(ge=1, description="Height frames are decoded at (null: not known).")
 
