@@ -225,7 +225,38 @@ def main() -> None:
         state["server"] = server
         state["port"] = server.server_address[1]
 
+    def serve_asgi() -> None:
+        """The same page from Starlette under uvicorn (the project's web stack)."""
+        assert setup is not None
+        import time
+
+        import uvicorn
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import PlainTextResponse
+        from starlette.routing import Route
+
+        def page(request: Request) -> PlainTextResponse:
+            return PlainTextResponse("setup page")
+
+        app = Starlette(routes=[Route("/", page)])
+        config = uvicorn.Config(app, host="127.0.0.1", port=int(setup["port"]), log_level="error")
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started and thread.is_alive():
+            time.sleep(0.01)
+        if not server.started:
+            raise OSError("uvicorn did not start")
+        state["asgi"] = (server, thread)
+        state["port"] = server.servers[0].sockets[0].getsockname()[1]
+
     def stop_server() -> None:
+        if "asgi" in state:
+            server, thread = state["asgi"]  # type: ignore[misc]
+            server.should_exit = True
+            thread.join(30)
+            return
         server = state["server"]
         assert isinstance(server, http.server.ThreadingHTTPServer)
         server.shutdown()
@@ -296,6 +327,7 @@ def main() -> None:
         "reimport_posixsubprocess": reimport_posixsubprocess,
         "ctypes_load": lambda: ctypes.CDLL("libc.so.6"),
         "serve": serve,
+        "serve_asgi": serve_asgi,
         "stop_server": stop_server,
         "second_listener_same": second_listener(None),
         "listener_other_port": second_listener(0),

@@ -266,9 +266,13 @@ def free_port() -> int:
         return port
 
 
-@pytest.mark.parametrize("fixed_port", [False, True], ids=["ephemeral", "fixed"])
+@pytest.mark.parametrize(
+    ("serve", "fixed_port"),
+    [("serve", False), ("serve", True), ("serve_asgi", False)],
+    ids=["http.server-ephemeral", "http.server-fixed", "uvicorn-ephemeral"],
+)
 def test_setup_mode_serves_one_listener_and_writes_only_the_config(
-    tmp_path: Path, listeners: tuple[int, int], fixed_port: bool
+    tmp_path: Path, listeners: tuple[int, int], serve: str, fixed_port: bool
 ) -> None:
     etc = tmp_path / "etc"
     etc.mkdir()
@@ -298,18 +302,21 @@ def test_setup_mode_serves_one_listener_and_writes_only_the_config(
         "subprocess",
         "mp_spawn",
     ]
-    attempts = ["serve", "pause", *refused, "config_save", "stop_server"]
+    attempts = [serve, "pause", *refused, "config_save", "stop_server"]
     out, stderr = run_child(
         tmp_path, "enforce", listeners, attempts, None, setup=setup, on_pause=browse
     )
     assert out["results"] == {
-        "serve": "allowed",
+        serve: "allowed",
         "pause": "allowed",
         **dict.fromkeys(refused, "refused"),
         "config_save": "allowed",
         "stop_server": "allowed",
     }, stderr
     assert pages == [b"setup page", b"setup page"]
+    # Serving itself (bind, listen, accept, name lookup of the address) refused nothing.
+    refusals = [line for line in stderr.splitlines() if "privacy guard refused" in line]
+    assert len(refusals) == len(refused), refusals
     assert sorted(p.name for p in etc.iterdir()) == ["config.toml", "config.toml.bak"]
     assert config.read_text() == '[sensor]\nid = "door-1"\n'
     assert (etc / "config.toml.bak").read_text() == '[sensor]\nid = "old"\n'
