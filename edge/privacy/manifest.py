@@ -239,7 +239,7 @@ def _decoding_text(capture: CaptureInfo | None) -> str:
     if capture is None or decoded is None:
         return "not reported by the source"
     if decoded.width is None or decoded.height is None:
-        return f"{decoded.source}: its own size, known once the sensor runs (see `privacy` on MQTT)"
+        return f"{decoded.source}: size not known here (a running sensor reports it on MQTT)"
     size = f"{decoded.width}x{decoded.height}"
     if (decoded.width, decoded.height) == (capture.width, capture.height):
         return f"{decoded.source} delivers {size}; no larger frame exists in the process"

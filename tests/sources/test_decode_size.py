@@ -59,7 +59,7 @@ def test_the_manifest_text_says_where_larger_frames_exist() -> None:
     stream = build_manifest(
         None, CAPTURE, "m", None, DecodeInfo(source="stream", width=None, height=None)
     )
-    assert "stream: its own size, known once the sensor runs" in render_text(stream)
+    assert "stream: size not known here" in render_text(stream)
 
 
 def test_headcount_privacy_states_the_decode_size_of_the_configured_file(tmp_path: Path) -> None:
