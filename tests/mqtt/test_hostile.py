@@ -153,3 +153,25 @@ def test_a_flood_of_commands_is_rate_limited_and_logged_a_few_times(
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) <= 4, [r.getMessage() for r in warnings]
     sink.close()
+
+
+def test_the_broker_never_hands_the_sensor_a_big_message(
+    broker: Broker, lab: Lab, tmp_path: Path, subscribe: Callable[..., Subscriber]
+) -> None:
+    inbox = CommandInbox()
+    sink = MqttSink(
+        parse_config(sensor_config(broker, lab, tmp_path / "j")),  # type: ignore[arg-type]
+        boot="b1",
+        inbox=inbox,
+    )
+    sink.start()
+    wait_until(lambda: sink.connected, 30, "the sink to connect")
+    admin = subscribe("admin")
+    topic = f"{BASE}/cmd/reset"
+    # Under the broker's own limit, over what the sensor (MQTT 5) told the broker it takes.
+    admin.client.publish(topic, b" " * (200 * 1024), qos=1).wait_for_publish(30)
+    admin.client.publish(topic, b'{"action": "reset", "id": "x", "lines": "all"}', qos=1)
+    wait_until(lambda: sink._intake.handled >= 1, 30, "the small command")
+    assert sink._intake.handled == 1  # the big one never reached the sensor
+    assert [r.id for r in inbox.drain()] == ["x"]
+    sink.close()
