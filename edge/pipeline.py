@@ -1,4 +1,8 @@
-"""The one loop: frames -> tracks -> counts -> privacy -> messages, on the frame's clock."""
+"""The one loop: frame -> detections -> tracks -> counts -> privacy -> messages.
+
+Paced on each frame's `clock` (video time, or a monotonic clock for a camera): buckets,
+heartbeats and the tracker; messages carry the frame's wall `timestamp`.
+"""
 
 from __future__ import annotations
 
@@ -199,11 +203,13 @@ class Pipeline:
         """One frame: track, count, close buckets, apply commands, maybe publish state."""
         tracks = self._track(frame)
         started = time.perf_counter()
-        state = self.counters.update(tracks, frame.timestamp)
+        state = self.counters.update(tracks, frame.clock)
         self.occupancy = state.occupancy
         self.times.add("count", time.perf_counter() - started)
         started = time.perf_counter()
-        for closed in self.buckets.add(frame.timestamp, state.crossings, state.occupancy):
+        for closed in self.buckets.add(
+            state.crossings, state.occupancy, clock=frame.clock, wall=frame.timestamp
+        ):
             self.publisher.bucket(self.privacy.bucket(closed))
         forced = self._apply_commands()
         self._publish_state(frame, forced)
@@ -225,7 +231,7 @@ class Pipeline:
             self.detector_runs += 1
             detected = time.perf_counter()
             self.times.add("detect", detected - started)
-            self._tracks = self.tracker.update(detections, frame.timestamp)
+            self._tracks = self.tracker.update(detections, frame.clock)
         else:
             detected = time.perf_counter()
             self.times.add("detect", detected - started)
@@ -239,7 +245,7 @@ class Pipeline:
         self._released = released
         if forced:
             self._last_emit = None
-        since = None if self._last_emit is None else frame.timestamp - self._last_emit
+        since = None if self._last_emit is None else frame.clock - self._last_emit
         due = (
             since is None
             or self.publish_every <= 0
@@ -249,7 +255,7 @@ class Pipeline:
         if due:
             self.publisher.snapshot(released, timestamp=frame.timestamp, frame=frame.index)
             self._published = released
-            self._last_emit = frame.timestamp
+            self._last_emit = frame.clock
             self._dirty = False
 
     def _apply_commands(self) -> bool:
