@@ -174,22 +174,9 @@ def build_sensor(
     """
     uri = source_uri if source_uri is not None else config.source.uri
     stop = stop if stop is not None else threading.Event()
-    boot = new_boot_id()
     inbox = CommandInbox()
     detector, source = build_input(config, uri, realtime)
-    sinks: list[Sink] = [StdoutSink()] if sink in ("stdout", "both") else []
-    mqtt: MqttSink | None = None
-    if sink in ("mqtt", "both"):
-        mqtt = build_mqtt_sink(config, boot, inbox, sensor_manifest(config, detector))
-        sinks.append(mqtt)
-    sinks.extend(extra_sinks or [])
-    publisher = Publisher(
-        site=config.sensor.site,
-        sensor=config.sensor.id,
-        boot=boot,
-        sinks=sinks,
-        dropped=_dropped_count(mqtt),
-    )
+    publisher = build_publisher(config, sink, inbox, detector, extra_sinks or [])
     guard = _install_guard(config, uri, sink, watchdog) if install_guard_hook else None
     pipeline = Pipeline(
         source=source,
@@ -212,6 +199,26 @@ def build_sensor(
         guard_check=guard.check if guard is not None else None,
     )
     return Sensor(config, pipeline, publisher, inbox, detector, stop)
+
+
+def build_publisher(
+    config: Config, sink: SinkName, inbox: CommandInbox, detector: Detector, extra: list[Sink]
+) -> Publisher:
+    """The output side: this boot's id, the sinks (the MQTT sink gets the id, the manifest
+    and the command inbox), then the publisher over them; every sink gets each message."""
+    boot = new_boot_id()
+    sinks: list[Sink] = [StdoutSink()] if sink in ("stdout", "both") else []
+    mqtt: MqttSink | None = None
+    if sink in ("mqtt", "both"):
+        mqtt = build_mqtt_sink(config, boot, inbox, sensor_manifest(config, detector))
+        sinks.append(mqtt)
+    return Publisher(
+        site=config.sensor.site,
+        sensor=config.sensor.id,
+        boot=boot,
+        sinks=[*sinks, *extra],
+        dropped=_dropped_count(mqtt),
+    )
 
 
 def sensor_manifest(config: Config, detector: Detector) -> PrivacyManifest:
