@@ -20,7 +20,11 @@ QUIET_ENV = {
     "OPENCV_LOG_LEVEL": "ERROR",
     "OPENCV_FFMPEG_LOGLEVEL": "-8",  # AV_LOG_QUIET
     "TF_CPP_MIN_LOG_LEVEL": "2",
+    "LIBCAMERA_LOG_LEVELS": "*:ERROR",
 }
+
+DRAIN_SECONDS = 5.0
+"""Longest wait for the held output once descriptor 2 is given back."""
 
 
 def quiet_native_logs() -> None:
@@ -64,8 +68,9 @@ def held_stderr() -> Iterator[None]:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
-        drain.join()
-        os.close(read_end)
+        drain.join(DRAIN_SECONDS)
+        if not drain.is_alive():  # else a library kept a copy of descriptor 2: leave it be
+            os.close(read_end)
         if not failed:
             for chunk in drain.chunks:
                 os.write(2, chunk)
