@@ -20,7 +20,7 @@ from edge.gate import gate_from_config
 from edge.pipeline import Pipeline, Watchdog
 from edge.plugins import plugin_uri
 from edge.privacy.guard import Guard, install_guard
-from edge.privacy.manifest import PrivacyManifest, build_manifest
+from edge.privacy.manifest import DecodeInfo, PrivacyManifest, build_manifest
 from edge.privacy.output import OutputPrivacy
 from edge.publish import DroppedCount, Publisher, new_boot_id
 from edge.sinks import Sink, StdoutSink
@@ -61,7 +61,13 @@ def build_detector(config: Config) -> Detector:
         raise StartupError(str(error)) from None
 
 
-def build_source(config: Config, uri: str, detector: Detector, realtime: bool) -> FrameSource:
+def build_source(
+    config: Config,
+    uri: str,
+    detector: Detector,
+    realtime: bool,
+    stop: threading.Event | None = None,
+) -> FrameSource:
     from edge.frames import SourceError
     from edge.sources import open_source
 
@@ -77,7 +83,7 @@ def build_source(config: Config, uri: str, detector: Detector, realtime: bool) -
     if uri == "picamera2":
         return source  # the camera has its own buffers
     _probe(source)
-    return PrefetchSource(source)
+    return PrefetchSource(source, stop=stop)
 
 
 def _probe(source: FrameSource) -> None:
@@ -125,14 +131,16 @@ def check_video_path(uri: str) -> None:
         ) from None
 
 
-def build_input(config: Config, uri: str, realtime: bool) -> tuple[Detector, FrameSource]:
+def build_input(
+    config: Config, uri: str, realtime: bool, stop: threading.Event | None = None
+) -> tuple[Detector, FrameSource]:
     """The detector and the frame source: a plug-in's pair (a seeded scene), or the real ones."""
     from edge.frames import SourceError
 
     plugin = plugin_uri(uri)
     if plugin is None:
         detector = build_detector(config)
-        return detector, build_source(config, uri, detector, realtime)
+        return detector, build_source(config, uri, detector, realtime, stop)
     try:
         pair = plugin.open()
         width, height = pair.detector.input_size
@@ -175,8 +183,10 @@ def build_sensor(
     uri = source_uri if source_uri is not None else config.source.uri
     stop = stop if stop is not None else threading.Event()
     inbox = CommandInbox()
-    detector, source = build_input(config, uri, realtime)
-    publisher = build_publisher(config, sink, inbox, detector, extra_sinks or [])
+    detector, source = build_input(config, uri, realtime, stop)
+    publisher = build_publisher(
+        config, sink, inbox, lambda: sensor_manifest(config, detector, uri, source), extra_sinks
+    )
     guard = _install_guard(config, uri, sink, watchdog) if install_guard_hook else None
     pipeline = Pipeline(
         source=source,
@@ -202,7 +212,11 @@ def build_sensor(
 
 
 def build_publisher(
-    config: Config, sink: SinkName, inbox: CommandInbox, detector: Detector, extra: list[Sink]
+    config: Config,
+    sink: SinkName,
+    inbox: CommandInbox,
+    manifest: Callable[[], PrivacyManifest],
+    extra: list[Sink] | None = None,
 ) -> Publisher:
     """The output side: this boot's id, the sinks (the MQTT sink gets the id, the manifest
     and the command inbox), then the publisher over them; every sink gets each message."""
@@ -210,24 +224,27 @@ def build_publisher(
     sinks: list[Sink] = [StdoutSink()] if sink in ("stdout", "both") else []
     mqtt: MqttSink | None = None
     if sink in ("mqtt", "both"):
-        mqtt = build_mqtt_sink(config, boot, inbox, sensor_manifest(config, detector))
+        mqtt = build_mqtt_sink(config, boot, inbox, manifest())
         sinks.append(mqtt)
     return Publisher(
         site=config.sensor.site,
         sensor=config.sensor.id,
         boot=boot,
-        sinks=[*sinks, *extra],
+        sinks=[*sinks, *(extra or [])],
         dropped=_dropped_count(mqtt),
     )
 
 
-def sensor_manifest(config: Config, detector: Detector) -> PrivacyManifest:
-    """The privacy manifest of this config and the detector actually loaded."""
+def sensor_manifest(
+    config: Config, detector: Detector, uri: str, source: FrameSource
+) -> PrivacyManifest:
+    """The privacy manifest of this config, the detector loaded and the source's decode size."""
     return build_manifest(
         config,
         detector.input_size,
         getattr(detector, "model_name", "simulated"),
         getattr(detector, "model_sha256", None),
+        _decode_info(uri, source),
     )
 
 
@@ -253,6 +270,19 @@ def _install_guard(config: Config, uri: str, sink: SinkName, watchdog: Watchdog 
         journal_dir=journal,
         broker=broker,
         notify_socket=getattr(watchdog, "address", None),
+    )
+
+
+def _decode_info(uri: str, source: FrameSource) -> DecodeInfo:
+    """What the manifest says of the size frames are decoded at (before the guard: a
+    file's or webcam's header is read, no frame)."""
+    from edge.sources import decode_size, source_kind
+
+    size = decode_size(source)
+    return DecodeInfo(
+        source=source_kind(uri),
+        width=size[0] if size is not None else None,
+        height=size[1] if size is not None else None,
     )
 
 
