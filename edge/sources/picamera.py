@@ -13,9 +13,10 @@ BT.601 limited-range YUV420 (what picamera2's video configuration gives a stream
 1280x720), into the RGB frame.
 
 Frames are stamped with the request's `SensorTimestamp` (when the sensor captured it,
-on CLOCK_MONOTONIC), moved onto the wall clock by an offset taken at open, so a slow
-read does not shift a frame's time. A camera that gives no frame within `timeout`
-seconds raises a transient SourceError so the pipeline can reopen it.
+on CLOCK_MONOTONIC): that is the frame's `clock`, and its wall `timestamp` is that plus
+an offset taken at open, so a slow read does not shift a frame's time. A camera that
+gives no frame within `timeout` seconds raises a transient SourceError so the pipeline
+can reopen it.
 """
 
 from __future__ import annotations
@@ -196,6 +197,11 @@ class PiCameraSource:
         )
         return config
 
+    def decode_size(self) -> tuple[int, int]:
+        """The size frames reach this process at: the ISP's lores output, the capture size
+        (or the aligned size the camera configured, once open)."""
+        return self._stream_size
+
     def read(self) -> Frame:
         camera = self._camera
         if camera is None:
@@ -214,7 +220,8 @@ class PiCameraSource:
             request.release()
         if self._stream_size != self.size:
             rgb = resize_nearest(rgb, self.size)
-        frame = Frame(rgb, self._next, sensor_ns * 1e-9 + self._wall_offset)
+        clock = sensor_ns * 1e-9
+        frame = Frame(rgb, self._next, clock + self._wall_offset, clock=clock)
         self._next += 1
         return frame
 

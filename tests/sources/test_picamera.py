@@ -106,8 +106,9 @@ def test_frames_are_stamped_with_the_sensors_timestamp(fake: ModuleType) -> None
     assert third.timestamp - second.timestamp == pytest.approx(fake.FRAME_NS * 1e-9, abs=1e-6)
     # On the wall clock: the sensor's monotonic time plus the offset taken at open.
     offset = time.time() - time.monotonic()
-    expected = (fake.FIRST_TIMESTAMP_NS + fake.FRAME_NS) * 1e-9 + offset
-    assert first.timestamp == pytest.approx(expected, abs=1.0)
+    sensor = (fake.FIRST_TIMESTAMP_NS + fake.FRAME_NS) * 1e-9
+    assert first.clock == pytest.approx(sensor, abs=1e-9)  # the sensor's own clock
+    assert first.timestamp == pytest.approx(sensor + offset, abs=1.0)
     source.close()
 
 
@@ -123,9 +124,11 @@ def test_yuv420_conversion_matches_the_bt601_limited_range_encoding(fake: Module
 
 def test_a_size_the_camera_adjusts_is_resized_back(fake: ModuleType) -> None:
     source = PiCameraSource((301, 225))
+    assert source.decode_size() == (301, 225)  # what it asks the ISP for
     source.open()
     (camera,) = fake.Picamera2.instances
     assert camera.camera_configuration()["lores"]["size"] == (300, 224)
+    assert source.decode_size() == (300, 224)  # what the ISP delivers: the manifest's figure
     frame = source.read()
     assert frame.size == (301, 225)
     source.close()

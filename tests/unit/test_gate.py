@@ -163,9 +163,10 @@ def test_a_frame_the_gate_skips_observes_nobody_anew() -> None:
     """The person's first detection beyond the dead band comes on frame 12 and the gate
     skips frame 13: the crossing needs a second real detection (frame 14), not frame 12's
     tracks seen again, and the skipped frame keeps the occupancy of the frame before."""
-    from edge.config import LineConfig, ZoneConfig
+    from edge.config import LineConfig, PrivacyConfig, ZoneConfig
     from edge.count import Counters
     from edge.pipeline import Pipeline
+    from edge.privacy.output import OutputPrivacy
     from edge.publish import Publisher
     from edge.track import Tracker
     from tests.fakes.core import ListSource, RecordingSink, ScriptedDetector, box_at
@@ -179,7 +180,8 @@ def test_a_frame_the_gate_skips_observes_nobody_anew() -> None:
         detector=ScriptedDetector(script),
         tracker=Tracker(seed=0),
         counters=Counters([line], [zone]),
-        publisher=Publisher(site="hq", sensor="door-1", sinks=[sink]),
+        privacy=OutputPrivacy(PrivacyConfig()),
+        publisher=Publisher(site="hq", sensor="door-1", boot="b00t", sinks=[sink]),
         bucket_seconds=60,
         publish_every=0.0,
         gate=lambda frame: frame.index != 13,
