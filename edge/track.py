@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,22 +57,27 @@ _DIR_MIN_STEP = 0.02
 _MAX_LOST_GROWTH = 3.0
 
 
+def _config_default(section: type[DetectorConfig | TrackerConfig], key: str) -> Any:
+    """The config's default for `key` of `section`: defaults are written there only."""
+    return field(default=section.model_fields[key].default)
+
+
 @dataclass(frozen=True, slots=True)
 class TrackerSettings:
     """Association thresholds; checked once, when the tracker is built.
 
-    The defaults live in one place, the config (`edge.config`): build settings with
-    `from_config`, or `default()` for the config's defaults.
+    Every default is the config's (`edge.config`, `[detector]` and `[tracker]`): a
+    sensor builds its settings with `from_config`.
     """
 
-    high_score: float
-    low_score: float
-    match_iou: float
-    low_match_iou: float
-    min_hits: int
-    max_age_seconds: float
-    coast_seconds: float
-    buffer: float
+    high_score: float = _config_default(DetectorConfig, "score_threshold")
+    low_score: float = _config_default(DetectorConfig, "low_score_threshold")
+    match_iou: float = _config_default(TrackerConfig, "match_iou")
+    low_match_iou: float = _config_default(TrackerConfig, "low_match_iou")
+    min_hits: int = _config_default(TrackerConfig, "min_hits")
+    max_age_seconds: float = _config_default(TrackerConfig, "max_age_seconds")
+    coast_seconds: float = _config_default(TrackerConfig, "coast_seconds")
+    buffer: float = _config_default(TrackerConfig, "buffer")
     stationary: StationarySettings = field(default_factory=StationarySettings)
     links: LinkSettings = field(default_factory=LinkSettings)
 

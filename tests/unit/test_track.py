@@ -282,6 +282,7 @@ def test_settings_take_every_default_from_the_config():
 
     default = TrackerSettings.default()
     assert default == TrackerSettings.from_config(DetectorConfig(), TrackerConfig())
+    assert default == TrackerSettings()  # the dataclass's defaults are the config's
     assert (default.high_score, default.low_score) == (0.5, 0.2)
     assert (default.low_match_iou, default.buffer) == (0.4, 0.3)
     tuned = TrackerSettings.from_config(
