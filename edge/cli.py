@@ -158,7 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", type=Path, default=Path("benchmarks"))
     bench.add_argument("--quick", action="store_true", help="small scenes, for a smoke run")
     bench.set_defaults(func=cmd_bench)
+    _register_commands(sub)
     return parser
+
+
+def _register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Sub-commands that live outside edge/ (entry point group `headcount.commands`)."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="headcount.commands"):
+        entry.load()(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

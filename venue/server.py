@@ -1,0 +1,302 @@
+"""Wires the venue server together and runs it: broker link, store, service, HTTP, timers.
+
+One asyncio event loop owns the service and the store. paho's thread only hands
+received messages over (`call_soon_threadsafe`); the ingest task applies each batch in
+one SQLite transaction, then acknowledges its buckets, then publishes the new figure
+(MQTT, server-sent events, metrics). A timer runs the daily reset and the minute history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+import time
+from collections.abc import Mapping
+
+import uvicorn
+
+from edge.messages import iso_ms
+from venue.config import VenueConfig, read_secret
+from venue.discovery import build_discovery, discovery_topic
+from venue.ingest import Topics
+from venue.link import Inbound, Link
+from venue.messages import VenueAlert
+from venue.metrics import Metrics
+from venue.service import Clock, VenueService
+from venue.store import BucketRow, MinuteRow, Store
+from venue.web import create_app
+
+log = logging.getLogger(__name__)
+
+PUSH_INTERVAL = 0.05  # coalesce pushes: at most 20 figures a second
+TICK_SECONDS = 1.0
+
+
+class Hub:
+    """The running venue: what the HTTP side reads and the actions it may take."""
+
+    def __init__(self, config: VenueConfig, store: Store, clock: Clock = time.time) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.metrics_ = Metrics()
+        self.service = VenueService(
+            config, store, clock, on_reject=lambda r: self.metrics_.rejected.labels(r).inc()
+        )
+        self.topics = Topics(config.mqtt.topic_prefix, config.venue.site, config.venue.name)
+        self.ha_status = f"{config.mqtt.discovery_prefix}/status"
+        self.link: Link | None = None
+        self._clients: set[asyncio.Queue[str]] = set()
+        self._dirty = asyncio.Event()
+        self._inbox: asyncio.Queue[Inbound] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._state_json = ""
+        self._announce = False
+        with store.transaction():
+            self.service.tick()
+        self._refresh()
+
+    # --- what the page reads --------------------------------------------------------
+
+    def state_json(self) -> str:
+        return self._state_json
+
+    def metrics(self) -> bytes:
+        return self.metrics_.render()
+
+    def minutes(self, start: float, end: float) -> list[MinuteRow]:
+        return self.store.minutes(start, end)
+
+    def buckets(self, start: float, end: float) -> list[BucketRow]:
+        return self.store.buckets(start, end)
+
+    def day_start(self) -> float:
+        return self.service.day.day_start
+
+    def now(self) -> float:
+        return self.clock()
+
+    def subscribe(self) -> asyncio.Queue[str]:
+        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=1)
+        self._clients.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[str]) -> None:
+        self._clients.discard(queue)
+
+    # --- actions --------------------------------------------------------------------
+
+    async def reset(self) -> None:
+        with self.store.transaction():
+            self.service.reset()
+        self._changed()
+
+    async def adjust(self, delta: int) -> None:
+        with self.store.transaction():
+            self.service.adjust(delta)
+        self._changed()
+
+    async def set_capacity(self, capacity: int, warn: int) -> None:
+        with self.store.transaction():
+            self.service.set_capacity(capacity, warn)
+        self._changed()
+
+    # --- the broker -----------------------------------------------------------------
+
+    def attach(self, link: Link, loop: asyncio.AbstractEventLoop) -> None:
+        self.link = link
+        self._loop = loop
+
+    def receive(self, message: Inbound) -> None:
+        """Called on paho's thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._inbox.put_nowait, message)
+
+    def connected(self) -> None:
+        """Called on paho's thread after each CONNACK: announce again."""
+        self._announce = True
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._dirty.set)
+
+    async def ingest(self) -> None:
+        """Apply received messages in batches: commit, then ack, then publish."""
+        while True:
+            batch = [await self._inbox.get()]
+            while not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
+            changed = False
+            with self.store.transaction():
+                for message in batch:
+                    changed |= self._apply(message)
+            if self.link is not None:
+                for message in batch:
+                    self.link.ack(message)
+            if changed:
+                self._changed()
+
+    def _apply(self, message: Inbound) -> bool:
+        if message.topic == self.ha_status:
+            if message.payload.strip() == b"online":
+                self._announce = True
+                self._dirty.set()
+            return False
+        route = self.topics.route(message.topic)
+        if route is None:
+            return False
+        outcome = self.service.handle(route, message.payload)
+        if outcome.rejected is None:
+            self.metrics_.messages.labels(route.kind).inc()
+        if outcome.duplicate:
+            self.metrics_.duplicates.inc()
+        return outcome.changed
+
+    async def timer(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            with self.store.transaction():
+                changed = self.service.tick()
+            if changed or self.service.uncertain(self.clock()) != self._uncertain:
+                self._changed()
+
+    # --- publishing -----------------------------------------------------------------
+
+    _uncertain = False
+
+    def _changed(self) -> None:
+        self._dirty.set()
+
+    def _refresh(self) -> None:
+        state = self.service.state()
+        self._uncertain = state.uncertain
+        self._state_json = state.to_json()
+        seen = {s: v.last_seen for s, v in self.service.sensors.items()}
+        self.metrics_.observe(state, seen)
+
+    async def pusher(self) -> None:
+        """Publish the figure after changes, at most every PUSH_INTERVAL."""
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            alert = self.service.update_level()
+            self._refresh()
+            for queue in list(self._clients):
+                if queue.full():
+                    queue.get_nowait()
+                queue.put_nowait(self._state_json)
+            self._publish(alert)
+            await asyncio.sleep(PUSH_INTERVAL)
+
+    def _publish(self, alert: VenueAlert | None) -> None:
+        link = self.link
+        if link is None:
+            return
+        if self._announce:
+            self._announce = False
+            if self.config.mqtt.discovery:
+                link.publish(
+                    discovery_topic(self.config),
+                    build_discovery(self.config).model_dump_json(exclude_none=True),
+                )
+            link.publish(self.topics.alert, self._alert_json())
+        link.publish(self.topics.state, self._state_json)
+        if alert is not None:
+            link.publish(self.topics.alert, self._alert_json())
+
+    def _alert_json(self) -> str:
+        limits = self.service.thresholds
+        return VenueAlert(
+            site=self.config.venue.site,
+            venue=self.config.venue.name,
+            ts=iso_ms(self.clock()),
+            level=self.service.level,
+            occupancy=self.service.occupancy(),
+            capacity=limits.capacity,
+            warn=limits.warn,
+        ).to_json()
+
+
+class ListenError(Exception):
+    """The HTTP listen address cannot be used; the message says what to do."""
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A bound, listening TCP socket for `[http] listen`."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as error:
+        raise ListenError(
+            f"cannot listen on {host}:{port} ({error.strerror or error}); change [http] listen "
+            "or stop what uses that port"
+        ) from None
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(config: VenueConfig, env: Mapping[str, str] | None = None) -> int:
+    """Run until SIGTERM or SIGINT; 0 on a clean stop."""
+    password = (
+        read_secret(config.http.password_file, "[http] password_file")
+        if config.http.password_file is not None
+        else None
+    )
+    store = Store(config.history.path)
+    hub = Hub(config, store)
+    loop = asyncio.get_running_loop()
+    link = Link(
+        config.mqtt,
+        topics=hub.topics,
+        client_id=f"headcount-venue-{config.venue.site}-{config.venue.name}",
+        on_message=hub.receive,
+        on_connected=hub.connected,
+        env=env,
+        extra_topics=(hub.ha_status,),
+    )
+    hub.attach(link, loop)
+    app = create_app(hub, password)
+    sock = listen_socket(config.http.host, config.http.port)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.http.host,
+            port=config.http.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=2,
+            lifespan="off",
+        )
+    )
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    tasks = [
+        asyncio.create_task(hub.ingest(), name="ingest"),
+        asyncio.create_task(hub.timer(), name="timer"),
+        asyncio.create_task(hub.pusher(), name="pusher"),
+    ]
+    serving = asyncio.create_task(server.serve(sockets=[sock]), name="http")
+    link.start()
+    log.info("venue %s: page on http://%s/", config.venue.name, config.http.listen)
+    stopped = asyncio.create_task(stop.wait())
+    # uvicorn takes SIGTERM/SIGINT while it serves (then passes them on to `stop`).
+    done, _ = await asyncio.wait({serving, stopped, *tasks}, return_when=asyncio.FIRST_COMPLETED)
+    clean = stopped in done or (serving in done and server.should_exit)
+    server.should_exit = True
+    stopped.cancel()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await serving
+    link.stop()
+    store.close()
+    for task in tasks:
+        if task in done and not task.cancelled() and task.exception() is not None:
+            log.error("the venue server stopped: %s", task.exception())
+            return 1
+    return 0 if clean else 1
