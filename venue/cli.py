@@ -19,6 +19,7 @@ EXIT_USAGE = 2
 
 
 def _fail(message: str, status: int) -> int:
+    print(f"headcount venue: {message}", file=sys.stderr)
     return status
 
 
