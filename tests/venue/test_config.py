@@ -35,6 +35,7 @@ path = "{folder}/history.sqlite"
 def run_venue(config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "edge.cli", "venue", "--config", str(config)],
+        check=False,
         cwd=ROOT,
         capture_output=True,
         text=True,
