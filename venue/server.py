@@ -54,6 +54,7 @@ class Hub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._state_json = ""
         self._announce = False
+        self._alerts: list[VenueAlert] = []
         with store.transaction():
             self.service.tick()
         self._refresh()
@@ -91,17 +92,17 @@ class Hub:
     async def reset(self) -> None:
         with self.store.transaction():
             self.service.reset()
-        self._changed()
+        self._changed_now()
 
     async def adjust(self, delta: int) -> None:
         with self.store.transaction():
             self.service.adjust(delta)
-        self._changed()
+        self._changed_now()
 
     async def set_capacity(self, capacity: int, warn: int) -> None:
         with self.store.transaction():
             self.service.set_capacity(capacity, warn)
-        self._changed()
+        self._changed_now()
 
     # --- the broker -----------------------------------------------------------------
 
@@ -167,6 +168,14 @@ class Hub:
     def _changed(self) -> None:
         self._dirty.set()
 
+    def _changed_now(self) -> None:
+        """After an action: the answer to the request already carries the new figure."""
+        alert = self.service.update_level()
+        if alert is not None:
+            self._alerts.append(alert)
+        self._refresh()
+        self._dirty.set()
+
     def _refresh(self) -> None:
         state = self.service.state()
         self._uncertain = state.uncertain
@@ -180,16 +189,19 @@ class Hub:
             await self._dirty.wait()
             self._dirty.clear()
             alert = self.service.update_level()
+            if alert is not None:
+                self._alerts.append(alert)
             self._refresh()
             for queue in list(self._clients):
                 if queue.full():
                     queue.get_nowait()
                 queue.put_nowait(self._state_json)
-            self._publish(alert)
+            self._publish()
             await asyncio.sleep(PUSH_INTERVAL)
 
-    def _publish(self, alert: VenueAlert | None) -> None:
+    def _publish(self) -> None:
         link = self.link
+        alerts, self._alerts = self._alerts, []
         if link is None:
             return
         if self._announce:
@@ -201,8 +213,8 @@ class Hub:
                 )
             link.publish(self.topics.alert, self._alert_json())
         link.publish(self.topics.state, self._state_json)
-        if alert is not None:
-            link.publish(self.topics.alert, self._alert_json())
+        for alert in alerts:
+            link.publish(self.topics.alert, alert.to_json())
 
     def _alert_json(self) -> str:
         limits = self.service.thresholds
