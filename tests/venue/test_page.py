@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from tests.mqtt.conftest import Subscriber
 from tests.venue.conftest import PASSWORD, ROOT, occupancy_of
