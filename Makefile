@@ -4,11 +4,13 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+PACKAGES := edge lab $(wildcard venue)
 export HEADCOUNT_SAMPLES ?= $(HOME)/.cache/headcount/samples
 
 # command -> Debian package, installed by `make sysdeps` only where the command is missing
 SYSDEPS := mosquitto:mosquitto shellcheck:shellcheck strace:strace systemd-analyze:systemd \
-           dpkg-deb:dpkg apt-get:apt openssl:openssl
+           dpkg-deb:dpkg apt-get:apt openssl:openssl \
+           chromium:chromium
 
 .PHONY: all demo test bench lint sysdeps samples venv clean
 
@@ -57,8 +59,8 @@ test: sysdeps $(VENV)/.installed-test samples
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed-test
-	$(VENV)/bin/ruff check edge tests
-	$(VENV)/bin/ruff format --check edge tests
+	$(VENV)/bin/ruff check $(PACKAGES) tests
+	$(VENV)/bin/ruff format --check $(PACKAGES) tests
 	$(VENV)/bin/mypy
 
 bench: sysdeps $(VENV)/.installed-test samples

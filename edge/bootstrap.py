@@ -16,6 +16,7 @@ from edge.detections import Detector
 from edge.frames import Frame, FrameSource
 from edge.gate import gate_from_config
 from edge.pipeline import Pipeline, Watchdog
+from edge.plugins import plugin_uri
 from edge.privacy.guard import Guard, install_guard
 from edge.privacy.manifest import PrivacyManifest, build_manifest
 from edge.privacy.output import OutputPrivacy
@@ -28,7 +29,6 @@ from edge.tracks import Tracks
 log = logging.getLogger(__name__)
 
 SinkName = Literal["stdout", "mqtt", "both", "none"]
-SYNTHETIC = "synthetic:"
 
 
 class StartupError(Exception):
@@ -46,17 +46,8 @@ def tracker_settings(config: Config) -> TrackerSettings:
     )
 
 
-def build_detector(config: Config, uri: str) -> Detector:
-    """The simulated detector for a synthetic scene, else the TFLite detector."""
-    if uri.startswith(SYNTHETIC):
-        from edge.sim.detector import SimulatedDetector
-        from edge.sim.scene import SceneError, load_scene
-
-        try:
-            scene = load_scene(uri.removeprefix(SYNTHETIC))
-        except SceneError as error:
-            raise StartupError(str(error)) from None
-        return SimulatedDetector(scene)
+def build_detector(config: Config) -> Detector:
+    """The TFLite detector the config names."""
     from edge.detect import ModelError, load_detector
 
     try:
@@ -77,9 +68,25 @@ def build_source(config: Config, uri: str, detector: Detector, realtime: bool) -
         )
     except SourceError as error:
         raise StartupError(str(error)) from None
-    if uri == "picamera2" or uri.startswith(SYNTHETIC):
-        return source  # the camera has its own buffers; a scene costs nothing to read
+    if uri == "picamera2":
+        return source  # the camera has its own buffers
     return PrefetchSource(source)
+
+
+def build_input(config: Config, uri: str, realtime: bool) -> tuple[Detector, FrameSource]:
+    """The detector and the frame source: a plug-in's pair (a seeded scene), or the real ones."""
+    from edge.frames import SourceError
+
+    plugin = plugin_uri(uri)
+    if plugin is None:
+        detector = build_detector(config)
+        return detector, build_source(config, uri, detector, realtime)
+    try:
+        pair = plugin.open()
+        width, height = pair.detector.input_size
+        return pair.detector, pair.source((width, height))
+    except SourceError as error:
+        raise StartupError(str(error)) from None
 
 
 @dataclass
@@ -116,8 +123,7 @@ def build_sensor(
     uri = source_uri if source_uri is not None else config.source.uri
     stop = stop if stop is not None else threading.Event()
     inbox = CommandInbox()
-    detector = build_detector(config, uri)
-    source = build_source(config, uri, detector, realtime)
+    detector, source = build_input(config, uri, realtime)
     privacy = OutputPrivacy(config.privacy)
     sinks: list[Sink] = []
     if sink in ("stdout", "both"):
@@ -169,7 +175,7 @@ def _install_guard(config: Config, uri: str, sink: SinkName, watchdog: Watchdog 
     if uri == "picamera2":
         with contextlib.suppress(ImportError):
             import picamera2  # noqa: F401  (loads its libraries before the guard)
-    elif not uri.startswith(SYNTHETIC):
+    elif plugin_uri(uri) is None:
         with contextlib.suppress(ImportError):
             import cv2  # noqa: F401
     broker = (config.mqtt.host, config.mqtt.port) if sink in ("mqtt", "both") else None

@@ -1,4 +1,4 @@
-"""The `headcount` command: run, demo, schema, privacy, bench.
+"""The `headcount` command: run, schema, privacy, and the sub-commands other packages register.
 
 Exit status: 0 done, 1 a failure while running, 2 a problem the user can fix
 (config, model file, source, broker settings). Logs go to stderr; stdout carries only
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from edge import __version__
 from edge.config import Config, ConfigError, load_config
+from edge.plugins import register_commands
 
 log = logging.getLogger("edge.cli")
 
@@ -104,18 +105,6 @@ def cmd_privacy(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from edge.demo import run_demo
-
-    return run_demo(video=args.video, broker=args.broker, realtime=args.realtime)
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from edge.bench import run_bench
-
-    return run_bench(out=args.out, quick=args.quick)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="headcount",
@@ -141,12 +130,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--realtime", action="store_true", help="pace a video file in real time")
     run.set_defaults(func=cmd_run)
 
-    demo = sub.add_parser("demo", help="count people in a real sample video, live")
-    demo.add_argument("--video", type=Path, required=True, help="the sample video file")
-    demo.add_argument("--broker", metavar="HOST:PORT", help="use this MQTT broker")
-    demo.add_argument("--realtime", action="store_true", help="play at the video's speed")
-    demo.set_defaults(func=cmd_demo)
-
     schema = sub.add_parser("schema", help="print the JSON Schema of every message")
     schema.set_defaults(func=cmd_schema)
 
@@ -154,20 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     privacy.add_argument("--config", type=Path, help="TOML config file")
     privacy.set_defaults(func=cmd_privacy)
 
-    bench = sub.add_parser("bench", help="measure accuracy and speed; write benchmarks/")
-    bench.add_argument("--out", type=Path, default=Path("benchmarks"))
-    bench.add_argument("--quick", action="store_true", help="small scenes, for a smoke run")
-    bench.set_defaults(func=cmd_bench)
-    _register_commands(sub)
+    register_commands(sub)
     return parser
-
-
-def _register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Sub-commands that live outside edge/ (entry point group `headcount.commands`)."""
-    from importlib.metadata import entry_points
-
-    for entry in entry_points(group="headcount.commands"):
-        entry.load()(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = [name for name in ("edge", "lab", "venue") if (ROOT / name).is_dir()]
 
 
 @pytest.mark.parametrize(
     "command",
     [
-        ["ruff", "check", "edge", "tests"],
-        ["ruff", "format", "--check", "edge", "tests"],
+        ["ruff", "check", *PACKAGES, "tests"],
+        ["ruff", "format", "--check", *PACKAGES, "tests"],
         ["mypy"],
     ],
     ids=["ruff-check", "ruff-format", "mypy"],

@@ -3,8 +3,8 @@
 - "picamera2": the Pi camera, captured at `size` (`edge.sources.picamera`)
 - "0", "1", ...: a webcam index; "rtsp://", "http://", "https://": a stream; any other
   text: a video file (`edge.sources.opencv`, needs the opencv extra)
-- "synthetic:<scene>": a seeded scene from seeds/scenes or a .toml path
-  (`edge.sources.synthetic`); pair it with `edge.sim.detector.SimulatedDetector`
+- a plug-in's scheme (e.g. "synthetic:<scene>" from the lab) is opened by the bootstrap
+  through `edge.plugins`, never here
 """
 
 from __future__ import annotations
@@ -38,16 +38,6 @@ def open_source(
         from edge.sources.picamera import PiCameraSource
 
         return PiCameraSource(size, fps=fps)
-    if text.startswith("synthetic:"):
-        from edge.sim.scene import SceneError, load_scene
-        from edge.sources.synthetic import SyntheticSource
-
-        try:
-            scene = load_scene(text.removeprefix("synthetic:"))
-        except SceneError as error:
-            raise SourceError(str(error)) from None
-        return SyntheticSource(scene, size, origin=origin)
-
     from edge.sources.opencv import OpenCVSource
 
     if text.isdigit():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.sim.scene import load_scene
+from lab.sim.scene import load_scene
 from tests.mqtt.conftest import toml_text
 
 HEADCOUNT = [sys.executable, "-m", "edge.cli"]

@@ -23,7 +23,7 @@ BASE = "headcount/hq/door-1"
 
 def long_scene(tmp_path: Path) -> Path:
     """door_single, made long enough that the run lasts while the test acts on it."""
-    text = (ROOT / "seeds" / "scenes" / "door_single.toml").read_text()
+    text = (ROOT / "lab" / "sim" / "scenes" / "door_single.toml").read_text()
     text = re.sub(r"(?m)^duration = .*$", "duration = 3000", text)
     text = re.sub(r"(?m)^count = .*$", "count = 400", text)
     text = re.sub(r"(?ms)^\[expected[^\]]*\].*\Z", "", text)  # the pinned truth no longer holds

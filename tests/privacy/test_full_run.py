@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from edge.messages import Bucket, Snapshot
-from edge.sim.scene import load_scene
+from lab.sim.scene import load_scene
 from tests.mqtt.conftest import SITE, Broker, Lab, Subscriber, sensor_config, toml_text
 from tests.privacy.audit import (
     TRACED,

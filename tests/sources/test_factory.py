@@ -8,7 +8,6 @@ from edge.frames import SourceError
 from edge.sources import open_source
 from edge.sources.opencv import OpenCVSource
 from edge.sources.picamera import PiCameraSource
-from edge.sources.synthetic import SyntheticSource
 
 
 def test_picamera2() -> None:
@@ -44,12 +43,6 @@ def test_anything_else_is_a_video_file() -> None:
     assert not source.live
     assert source.realtime
     assert source.size == (300, 300)
-
-
-def test_synthetic_scene() -> None:
-    source = open_source("synthetic:turn_back", (32, 24), origin=0.0)
-    assert isinstance(source, SyntheticSource)
-    assert source.scene.name == "turn_back"
 
 
 @pytest.mark.parametrize(

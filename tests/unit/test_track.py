@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from edge.bench.accuracy import detection_stream, run_system, stress_faults
-from edge.bench.peers import HeadcountSystem
 from edge.config import LineConfig
 from edge.count import Counters
 from edge.detections import Detections
-from edge.sim.scene import load_scene
 from edge.track import Tracker, TrackerSettings, greedy_pairs
+from lab.bench.accuracy import detection_stream, run_system, stress_faults
+from lab.bench.peers import HeadcountSystem
+from lab.sim.scene import load_scene
 from tests.fakes.core import box_at
 
 

@@ -1,7 +1,8 @@
-"""Real parts for the venue tests: mosquitto, sensors and the venue server as processes, Chromium.
+"""Real parts for the venue tests: mosquitto, sensors and the venue server as processes.
 
 The broker is tests/mqtt's (the project's mosquitto.conf and ACL, on free loopback
-ports); the lab adds the `venue` user. Every wait polls an event with a generous bound.
+ports); the lab adds the `venue` user. The page tests use the suite's headless Chromium
+(tests/conftest.py). Every wait polls an event with a generous bound.
 """
 
 from __future__ import annotations
@@ -37,16 +38,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = "hq"
 SENSORS = ("s1", "s2", "s3")
 PASSWORD = "front-desk-secret"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="session")
@@ -327,26 +318,6 @@ def make_venue(vbroker: Broker, vlab: Lab, tmp_path: Path) -> Iterator[Callable[
     yield make
     for process in made:
         process.stop()
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is missing: apt-get install chromium (make test does)")
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1000, "height": 1100})
-    tab = context.new_page()
-    yield tab
-    context.close()
 
 
 def occupancy_of(sensors: dict[str, SensorProcess]) -> int:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.config import Config
-from edge.sim.scene import MIN_VISIBLE, Scene, SceneError, load_scene, scene_from_dict, scene_names
+from lab.sim.scene import MIN_VISIBLE, Scene, SceneError, load_scene, scene_from_dict, scene_names
 
 # The door: a horizontal segment at y = 0.5 from x = 0.2 to 0.8; "in" is below it.
 DOOR = {"name": "door", "points": [[0.2, 0.5], [0.8, 0.5]], "inside": [0.5, 0.9]}

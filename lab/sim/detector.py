@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from edge.detections import Detections
 from edge.frames import Frame
-from edge.sim.scene import Faults, Scene
+from lab.sim.scene import Faults, Scene
 
 LOW_SCORE = (0.2, 0.5)
 """Score band of partly occluded people and of most random false positives."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.bench.metrics import (
+from lab.bench.metrics import (
     Event,
     LineScore,
     Matching,

@@ -7,6 +7,6 @@ matplotlib are the `bench` extra, imported only here.
 
 from __future__ import annotations
 
-from edge.bench.runner import run_bench
+from lab.bench.runner import run_bench
 
 __all__ = ["run_bench"]

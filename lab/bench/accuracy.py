@@ -15,18 +15,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.bench.metrics import (
+from edge.detections import Detections
+from edge.frames import Frame
+from lab.bench.metrics import (
     Event,
     LineScore,
     SceneScore,
     match_events,
     occupancy_mae,
 )
-from edge.bench.peers import CountingSystem
-from edge.detections import Detections
-from edge.frames import Frame
-from edge.sim.detector import SimulatedDetector
-from edge.sim.scene import Faults, Scene
+from lab.bench.peers import CountingSystem
+from lab.sim.detector import SimulatedDetector
+from lab.sim.scene import Faults, Scene
 
 log = logging.getLogger(__name__)
 

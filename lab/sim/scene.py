@@ -1,6 +1,6 @@
 """Seeded synthetic scenes: people on known feet trajectories, with exact ground truth.
 
-A scene is a TOML file (see `seeds/scenes/README.md`): fps, duration, seed, the door
+A scene is a TOML file (see `lab/sim/scenes/README.md`): fps, duration, seed, the door
 lines and zones in the config's own form, explicit people as waypoint trajectories, and
 generators that expand into people with the scene's seed. Loading is deterministic.
 
@@ -323,17 +323,17 @@ class Scene:
 
 
 def scenes_dir() -> Path:
-    """The repository's `seeds/scenes` folder (the package is installed editable)."""
-    return Path(__file__).resolve().parents[2] / "seeds" / "scenes"
+    """The seeded scenes, shipped as package data beside this module."""
+    return Path(__file__).resolve().parent / "scenes"
 
 
 def scene_names() -> list[str]:
-    """Names of the scenes shipped in `seeds/scenes`."""
+    """Names of the scenes shipped in `lab/sim/scenes`."""
     return sorted(p.stem for p in scenes_dir().glob("*.toml"))
 
 
 def load_scene(name_or_path: str | Path) -> Scene:
-    """Load a scene by name from `seeds/scenes`, or from an explicit .toml path."""
+    """Load a scene by name from `lab/sim/scenes`, or from an explicit .toml path."""
     text_name = str(name_or_path)
     if isinstance(name_or_path, Path) or text_name.endswith(".toml") or "/" in text_name:
         path = Path(name_or_path)

@@ -68,7 +68,7 @@ class Received:
 @contextmanager
 def _subscriber(host: str, port: int, received: Received) -> Iterator[None]:
     """What any subscriber of the sensor's topics would see, kept for the view."""
-    from edge.mqtt.embedded import watch
+    from lab.embedded_broker import watch
 
     def on_message(topic: str, payload: bytes, _retained: bool) -> None:
         kind = topic.rsplit("/", 1)[-1]
@@ -155,7 +155,7 @@ def run_demo(video: Path, broker: str | None = None, realtime: bool = False) -> 
             "opencv-doc sample) or pass --video PATH"
         )
         return 2
-    from edge.mqtt.embedded import EmbeddedBrokerError
+    from lab.embedded_broker import EmbeddedBrokerError
 
     try:
         with _broker(broker) as (host, port), tempfile.TemporaryDirectory() as journal:
@@ -241,7 +241,7 @@ def _broker(address: str | None) -> Iterator[tuple[str, int]]:
             raise StartupError(f"--broker must be HOST:PORT, got {address!r}")
         yield host, int(port)
         return
-    from edge.mqtt.embedded import start_embedded_broker
+    from lab.embedded_broker import start_embedded_broker
 
     broker = start_embedded_broker()
     try:

@@ -1,6 +1,6 @@
 """Speed of the whole sensor, one configuration per fresh process, and of motion gating.
 
-`python -m edge.bench.speed --model uint8 --threads 2 --frames 80` runs the real pipeline
+`python -m lab.bench.speed --model uint8 --threads 2 --frames 80` runs the real pipeline
 (JPEG decode, preprocess, LiteRT inference, decode, track, count, publish to no sink) on
 frames panned over a real photo, then the bare `invoke()` loop of the same interpreter,
 and prints one JSON object: per-stage seconds per frame, both frame rates, CPU seconds
@@ -397,7 +397,7 @@ def measure_in_subprocess(
     command = [
         sys.executable,
         "-m",
-        "edge.bench.speed",
+        "lab.bench.speed",
         "--model",
         model,
         "--threads",
@@ -418,7 +418,7 @@ def measure_in_subprocess(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge.bench.speed")
+    parser = argparse.ArgumentParser(prog="python -m lab.bench.speed")
     parser.add_argument("--model", choices=sorted(MODELS), default="uint8")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--frames", type=int, default=80)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.bench import plots
-from edge.bench.accuracy import (
+from lab.bench import plots
+from lab.bench.accuracy import (
     MATCH_SECONDS,
     Stream,
     SystemFactory,
@@ -23,9 +23,9 @@ from edge.bench.accuracy import (
     run_system,
     stress_faults,
 )
-from edge.bench.gating import GateRun, measure_gating
-from edge.bench.metrics import SceneScore
-from edge.bench.peers import (
+from lab.bench.gating import GateRun, measure_gating
+from lab.bench.metrics import SceneScore
+from lab.bench.peers import (
     CountingSystem,
     HeadcountSystem,
     NorfairSystem,
@@ -33,7 +33,7 @@ from edge.bench.peers import (
     SupervisionSystem,
     require_peers,
 )
-from edge.bench.speed import (
+from lab.bench.speed import (
     CAPTURE_NAMES,
     ROUNDS,
     STAGES,
@@ -41,7 +41,7 @@ from edge.bench.speed import (
     measure_in_subprocess,
     photo,
 )
-from edge.sim.scene import Scene, SceneError, load_scene, scene_from_dict, scene_names
+from lab.sim.scene import Scene, SceneError, load_scene, scene_from_dict, scene_names
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from edge.frames import FrameSource, SourceError
-from edge.sim.scene import scene_from_dict
-from edge.sources import open_source
-from edge.sources.synthetic import SyntheticSource
+from edge.plugins import plugin_uri
+from lab.sim.plugin import open_synthetic
+from lab.sim.scene import scene_from_dict
+from lab.sim.source import SyntheticSource
 
 
 def test_yields_the_scene_frames_on_its_clock_then_ends() -> None:
@@ -40,9 +41,13 @@ def test_reopening_continues_where_it_stopped() -> None:
     assert source.read().index == 1  # type: ignore[union-attr]
 
 
-def test_factory_loads_a_shipped_scene_by_name() -> None:
-    source = open_source("synthetic:door_single", (64, 48), origin=0.0)
+def test_the_plugin_loads_a_shipped_scene_once_for_source_and_detector() -> None:
+    uri = plugin_uri("synthetic:door_single")
+    assert uri is not None and uri.scheme == "synthetic"
+    pair = uri.open()
+    source = pair.source((64, 48), origin=0.0)
     assert isinstance(source, SyntheticSource)
+    assert source.scene is pair.detector.scene
     assert source.scene.name == "door_single"
     source.open()
     frame = source.read()
@@ -50,6 +55,11 @@ def test_factory_loads_a_shipped_scene_by_name() -> None:
     assert frame.size == (64, 48)
 
 
-def test_factory_reports_an_unknown_scene_in_one_sentence() -> None:
+def test_other_uris_are_the_sensors_own() -> None:
+    for uri in ("picamera2", "0", "rtsp://cam/1", "clips/door.avi", "C:/x.avi", "nope:thing"):
+        assert plugin_uri(uri) is None
+
+
+def test_the_plugin_reports_an_unknown_scene_in_one_sentence() -> None:
     with pytest.raises(SourceError, match="unknown scene 'nope'; use one of"):
-        open_source("synthetic:nope", (32, 24))
+        open_synthetic("nope")

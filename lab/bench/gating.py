@@ -22,8 +22,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge.bench.metrics import occupancy_mae
-from edge.bench.speed import ListFrameSource, photo, resize
 from edge.config import DetectorConfig
 from edge.count import Counters
 from edge.detections import Detections
@@ -31,10 +29,12 @@ from edge.frames import Frame
 from edge.gate import MotionGate
 from edge.pipeline import Pipeline
 from edge.publish import Publisher
-from edge.sim.detector import SimulatedDetector
-from edge.sim.scene import Scene
 from edge.track import Tracker
 from edge.tracks import Tracks
+from lab.bench.metrics import occupancy_mae
+from lab.bench.speed import ListFrameSource, photo, resize
+from lab.sim.detector import SimulatedDetector
+from lab.sim.scene import Scene
 
 Image = npt.NDArray[np.uint8]
 NOISE_SIGMA = 2.5

@@ -1,7 +1,7 @@
 """Frames of a synthetic scene: one tiny blank image reused, with the scene's index and time.
 
 The pixels carry nothing; the bootstrap pairs this source with the scene's
-`edge.sim.detector.SimulatedDetector`, which reads the truth by `frame.index`.
+`lab.sim.detector.SimulatedDetector`, which reads the truth by `frame.index`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from edge.frames import Frame, SourceError
-from edge.sim.scene import Scene
+from lab.sim.scene import Scene
 
 
 class SyntheticSource:

@@ -7,8 +7,8 @@ import pytest
 
 from edge.detections import Detections, Detector
 from edge.frames import Frame
-from edge.sim.detector import LOW_SCORE, SimulatedDetector
-from edge.sim.scene import Faults, Scene, scene_from_dict
+from lab.sim.detector import LOW_SCORE, SimulatedDetector
+from lab.sim.scene import Faults, Scene, scene_from_dict
 
 DOOR = {"name": "door", "points": [[0.2, 0.5], [0.8, 0.5]], "inside": [0.5, 0.9]}
 IMAGE = np.zeros((24, 32, 3), np.uint8)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.bench.speed import STAGES, SensorSpeed
+from lab.bench.speed import STAGES, SensorSpeed
 
 
 def _pyplot() -> Any:

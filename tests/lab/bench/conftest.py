@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edge.bench.peers import PeersMissingError, require_peers
+from lab.bench.peers import PeersMissingError, require_peers
 
 
 @pytest.fixture(scope="session")

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.bench import run_bench
-from edge.bench.accuracy import detection_stream, run_system, stress_faults
-from edge.bench.gating import draw_people, noisy_frames
-from edge.bench.peers import HeadcountSystem
-from edge.bench.runner import dense_scene
 from edge.frames import Frame
 from edge.gate import MotionGate
-from edge.sim.scene import load_scene
+from lab.bench.accuracy import detection_stream, run_system, stress_faults
+from lab.bench.gating import draw_people, noisy_frames
+from lab.bench.peers import HeadcountSystem
+from lab.bench.runner import dense_scene
+from lab.sim.scene import load_scene
+from tests.lab.conftest import run_installed
 
 
 def test_stress_faults_are_the_issue_target_and_never_milder_than_the_scene() -> None:
@@ -88,9 +88,12 @@ def test_rendered_busy_frames_move_the_gate_and_noise_alone_does_not() -> None:
     assert all(gate(Frame(img, k, k / 10)) for k, img in enumerate(busy))
 
 
-def test_quick_run_writes_results_with_every_section(peers: dict[str, str], tmp_path: Path) -> None:
-    status = run_bench(out=tmp_path, quick=True)
-    assert status == 0
+def test_quick_run_writes_results_with_every_section(
+    peers: dict[str, str], wheel_site: Path, tmp_path: Path
+) -> None:
+    """`headcount bench --quick` from an installed wheel (not editable), outside the tree."""
+    result = run_installed(wheel_site, ["bench", "--quick", "--out", str(tmp_path)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
     text = (tmp_path / "RESULTS.md").read_text()
     for heading in (
         "## The issue's aims, checked on this run",

@@ -10,7 +10,7 @@ from edge.commands import CommandInbox
 from edge.config import parse_config
 from edge.messages import Bucket, LineTotals
 from edge.mqtt.client import MqttSink
-from edge.mqtt.embedded import start_embedded_broker, watch
+from lab.embedded_broker import start_embedded_broker, watch
 from tests.mqtt.conftest import wait_until
 
 BASE = "headcount/hq/door-1"

@@ -7,8 +7,10 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from edge.bench.accuracy import detection_stream, run_system
-from edge.bench.peers import (
+from edge.config import LineConfig, ZoneConfig
+from edge.detections import Detections
+from lab.bench.accuracy import detection_stream, run_system
+from lab.bench.peers import (
     CountingSystem,
     HeadcountSystem,
     NorfairSystem,
@@ -16,9 +18,7 @@ from edge.bench.peers import (
     SupervisionSystem,
     supervision_line_ends,
 )
-from edge.config import LineConfig, ZoneConfig
-from edge.detections import Detections
-from edge.sim.scene import Scene, scene_from_dict
+from lab.sim.scene import Scene, scene_from_dict
 
 Factory = Callable[[Scene], CountingSystem]
 
