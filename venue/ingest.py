@@ -84,9 +84,10 @@ def _check_size(payload: bytes) -> None:
 
 
 def _describe(error: ValidationError) -> str:
+    """The first problem's place and kind; a key from the payload is shown escaped and cut."""
     first = error.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "payload"
-    return f"{where}: {first['msg']}"
+    return f"{where[:60]!r}: {first['msg']}"
 
 
 def parse_state(payload: bytes, sensor: str, site: str) -> Snapshot:

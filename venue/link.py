@@ -165,7 +165,11 @@ class Link:
         self, client: mqtt.Client, _u: object, _f: object, rc: ReasonCode, _p: object
     ) -> None:
         if rc.is_failure:
-            log.warning("the broker refused the venue server: %s", rc)
+            log.warning(
+                "the broker refused the venue server (%s); check [mqtt] username and "
+                "password_file, and the broker's ACL for that user",
+                rc,
+            )
             if (
                 self._config.protocol == "auto"
                 and self._protocol == MQTTProtocolVersion.MQTTv5

@@ -106,5 +106,5 @@ def parse_command(kind: str, payload: bytes) -> ResetCommand | AdjustCommand:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "payload"
-        raise CommandError(f"{kind} payload refused: {where}: {first['msg']}") from None
+        raise CommandError(f"{kind} payload refused: {where[:60]!r}: {first['msg']}") from None
     raise CommandError(f"unknown venue command {kind!r}; use cmd/reset or cmd/adjust")

@@ -9,6 +9,7 @@ one SQLite transaction, then acknowledges its buckets, then publishes the new fi
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import socket
@@ -31,6 +32,7 @@ from venue.web import create_app
 log = logging.getLogger(__name__)
 
 PUSH_INTERVAL = 0.05  # coalesce pushes: at most 20 figures a second
+MQTT_STATE_INTERVAL = 1.0  # the retained venue state: at most once a second
 TICK_SECONDS = 1.0
 
 
@@ -55,6 +57,8 @@ class Hub:
         self._state_json = ""
         self._announce = False
         self._alerts: list[VenueAlert] = []
+        self._published = 0.0
+        self._state_pending = False
         with store.transaction():
             self.service.tick()
         self._refresh()
@@ -65,6 +69,8 @@ class Hub:
         return self._state_json
 
     def metrics(self) -> bytes:
+        seen = {s: v.last_seen for s, v in self.service.sensors.items()}
+        self.metrics_.observe(self.service.state(), seen)
         return self.metrics_.render()
 
     def minutes(self, start: float, end: float) -> list[MinuteRow]:
@@ -131,6 +137,7 @@ class Hub:
             with self.store.transaction():
                 for message in batch:
                     changed |= self._apply(message)
+                self.service.flush()
             if self.link is not None:
                 for message in batch:
                     self.link.ack(message)
@@ -158,7 +165,11 @@ class Hub:
             await asyncio.sleep(TICK_SECONDS)
             with self.store.transaction():
                 changed = self.service.tick()
-            if changed or self.service.uncertain(self.clock()) != self._uncertain:
+            if (
+                changed
+                or self._state_pending
+                or self.service.uncertain(self.clock()) != self._uncertain
+            ):
                 self._changed()
 
     # --- publishing -----------------------------------------------------------------
@@ -177,17 +188,18 @@ class Hub:
         self._dirty.set()
 
     def _refresh(self) -> None:
-        state = self.service.state()
-        self._uncertain = state.uncertain
-        self._state_json = state.to_json()
-        seen = {s: v.last_seen for s, v in self.service.sensors.items()}
-        self.metrics_.observe(state, seen)
+        figure = self.service.figure()
+        self._uncertain = figure["uncertain"]
+        self._state_json = json.dumps(figure, separators=(",", ":"))
 
     async def pusher(self) -> None:
-        """Publish the figure after changes, at most every PUSH_INTERVAL."""
+        """Push the figure to the pages after changes, at most every PUSH_INTERVAL (longer
+        for a big venue, so building it takes at most a fifth of a core); publish it on
+        MQTT at most once a second, alerts at once."""
         while True:
             await self._dirty.wait()
             self._dirty.clear()
+            started = time.perf_counter()
             alert = self.service.update_level()
             if alert is not None:
                 self._alerts.append(alert)
@@ -197,7 +209,8 @@ class Hub:
                     queue.get_nowait()
                 queue.put_nowait(self._state_json)
             self._publish()
-            await asyncio.sleep(PUSH_INTERVAL)
+            cost = time.perf_counter() - started
+            await asyncio.sleep(max(PUSH_INTERVAL, 4 * cost))
 
     def _publish(self) -> None:
         link = self.link
@@ -207,14 +220,19 @@ class Hub:
         if self._announce:
             self._announce = False
             if self.config.mqtt.discovery:
-                link.publish(
-                    discovery_topic(self.config),
-                    build_discovery(self.config).model_dump_json(exclude_none=True),
-                )
+                discovery = build_discovery(self.config).model_dump_json(exclude_none=True)
+                link.publish(discovery_topic(self.config), discovery)
             link.publish(self.topics.alert, self._alert_json())
-        link.publish(self.topics.state, self._state_json)
+            self._published = 0.0
         for alert in alerts:
             link.publish(self.topics.alert, alert.to_json())
+        now = time.monotonic()
+        if now - self._published >= MQTT_STATE_INTERVAL:
+            link.publish(self.topics.state, self._state_json)
+            self._published = now
+            self._state_pending = False
+        else:
+            self._state_pending = True
 
     def _alert_json(self) -> str:
         limits = self.service.thresholds

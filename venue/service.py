@@ -11,21 +11,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from edge.messages import iso_ms
 from venue import days
 from venue.alerts import Thresholds, next_level
 from venue.config import VenueConfig
 from venue.ingest import MessageError, Route, epoch, parse_bucket, parse_state, parse_status
-from venue.ledger import Entrance, Ledger
+from venue.ledger import BootLine, Entrance, Ledger
 from venue.messages import (
     AdjustCommand,
-    AreaNow,
     CommandError,
-    EntranceToday,
     Level,
-    SensorStatus,
     VenueAlert,
     VenueState,
     parse_command,
@@ -76,6 +73,9 @@ class VenueService:
         self._on_reject = on_reject
         self.entrances = [Entrance(e.sensor, e.line, e.reverse) for e in config.entrances]
         self.ledger = Ledger(self.entrances, store.load_records())
+        self._dirty: dict[tuple[str, str, str], BootLine] = {}
+        self._iso: dict[str, tuple[float, str]] = {}
+        self._entrance_sensors = {e.sensor for e in self.entrances}
         self.sensors: dict[str, SensorSeen] = {s: SensorSeen() for s in config.sensors}
         venue = config.venue
         now = clock()
@@ -115,49 +115,78 @@ class VenueService:
     def uncertain(self, now: float) -> bool:
         return any(not self.is_fresh(e.sensor, now) for e in self.entrances)
 
-    def state(self) -> VenueState:
-        """The venue's figure now, as published and served."""
+    def _iso_ms(self, sensor: str, moment: float) -> str:
+        cached = self._iso.get(sensor)
+        if cached is None or cached[0] != moment:
+            cached = (moment, iso_ms(moment))
+            self._iso[sensor] = cached
+        return cached[1]
+
+    def figure(self) -> dict[str, Any]:
+        """The venue's figure now as plain data, keyed as `VenueState` (built without
+        pydantic: a venue of 1,000 doors rebuilds it many times a second)."""
         now = self.clock()
         limits = self.thresholds
         entrances = {}
+        raw = self.day.adjust
         for entrance in self.entrances:
             n_in, n_out = self.ledger.entrance_today(entrance)
-            entrances[entrance.key] = EntranceToday(
-                sensor=entrance.sensor, line=entrance.line, in_=n_in, out=n_out
-            )
+            raw += n_in - n_out
+            entrances[entrance.key] = {
+                "sensor": entrance.sensor,
+                "line": entrance.line,
+                "in": n_in,
+                "out": n_out,
+            }
         areas = {
-            area.name: AreaNow(
-                occupancy=sum(self.sensors[z.sensor].zones.get(z.zone, 0) for z in area.zones)
-            )
+            area.name: {
+                "occupancy": sum(self.sensors[z.sensor].zones.get(z.zone, 0) for z in area.zones)
+            }
             for area in self.config.areas
         }
-        sensors = {
-            sensor: SensorStatus(
-                online=seen.online,
-                last_seen=None if seen.last_seen is None else iso_ms(seen.last_seen),
-                stale=seen.online and not self.is_fresh(sensor, now),
-            )
-            for sensor, seen in self.sensors.items()
+        sensors: dict[str, dict[str, Any]] = {}
+        uncertain = False
+        for sensor, seen in self.sensors.items():
+            fresh = self.is_fresh(sensor, now)
+            uncertain |= sensor in self._entrance_sensors and not fresh
+            status: dict[str, Any] = {"online": seen.online, "stale": seen.online and not fresh}
+            if seen.last_seen is not None:
+                status["last_seen"] = self._iso_ms(sensor, seen.last_seen)
+            sensors[sensor] = status
+        return {
+            "v": 1,
+            "site": self.config.venue.site,
+            "venue": self.config.venue.name,
+            "ts": iso_ms(now),
+            "day": days.label(self.day.day_start, self.config.venue.zone),
+            "occupancy": max(0, raw),
+            "raw_occupancy": raw,
+            "adjust": self.day.adjust,
+            "capacity": limits.capacity,
+            "warn": limits.warn,
+            "level": self.level,
+            "uncertain": uncertain,
+            "entrances": entrances,
+            "areas": areas,
+            "sensors": sensors,
         }
-        raw = self.raw_occupancy()
-        return VenueState(
-            site=self.config.venue.site,
-            venue=self.config.venue.name,
-            ts=iso_ms(now),
-            day=days.label(self.day.day_start, self.config.venue.zone),
-            occupancy=max(0, raw),
-            raw_occupancy=raw,
-            adjust=self.day.adjust,
-            capacity=limits.capacity,
-            warn=limits.warn,
-            level=self.level,
-            uncertain=self.uncertain(now),
-            entrances=entrances,
-            areas=areas,
-            sensors=sensors,
-        )
+
+    def state(self) -> VenueState:
+        """The figure as the contract's model (validated)."""
+        return VenueState.model_validate(self.figure())
 
     # --- messages -------------------------------------------------------------------
+
+    def _mark(self, records: list[BootLine]) -> None:
+        for record in records:
+            self._dirty[record.key] = record
+
+    def flush(self) -> None:
+        """Write the changed ledger records; call inside the batch's transaction, before
+        acknowledging its buckets."""
+        if self._dirty:
+            self.store.save_records(self._dirty.values())
+            self._dirty.clear()
 
     def handle(self, route: Route, payload: bytes) -> Outcome:
         """Apply one message; never raises for bad input (the outcome says what happened)."""
@@ -196,8 +225,7 @@ class VenueService:
             seen.boot, seen.seq = message.boot, message.seq
             seen.zones = {name: zone.occupancy for name, zone in message.zones.items()}
         lines = {name: (t.in_, t.out) for name, t in message.lines.items()}
-        records = self.ledger.apply_state(sensor, message.boot, message.seq, lines)
-        self.store.save_records(records)
+        self._mark(self.ledger.apply_state(sensor, message.boot, message.seq, lines))
         return Outcome(changed=True)
 
     def _bucket(self, sensor: str, payload: bytes) -> Outcome:
@@ -209,7 +237,7 @@ class VenueService:
         start, end = epoch(message.start), epoch(message.end)
         lines = {name: (t.in_, t.out) for name, t in message.lines.items()}
         records = self.ledger.apply_bucket(sensor, message.boot, start, lines)
-        self.store.save_records(records)
+        self._mark(records)
         for entrance in self.entrances:
             counts = lines.get(entrance.line) if entrance.sensor == sensor else None
             if counts is not None:
@@ -234,8 +262,8 @@ class VenueService:
         now = self.clock()
         current = {s: seen.boot for s, seen in self.sensors.items() if seen.boot is not None}
         fresh = {s for s in self.sensors if self.is_fresh(s, now)}
-        records = self.ledger.rebase(since, current, fresh)
-        self.store.save_records(records)
+        self._mark(self.ledger.rebase(since, current, fresh))
+        self.flush()
 
     def reset(self) -> None:
         """Occupancy starts again from 0 now (MQTT `cmd/reset` or the page)."""

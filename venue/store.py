@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from venue.ledger import BootLine
@@ -120,7 +120,7 @@ class Store:
         marks = ", ".join("?" for _ in _RECORD_FIELDS)
         self._db.executemany(
             f"INSERT OR REPLACE INTO boot_line ({', '.join(_RECORD_FIELDS)}) VALUES ({marks})",
-            [astuple(r) for r in records],
+            [tuple(getattr(r, name) for name in _RECORD_FIELDS) for r in records],
         )
 
     def claim_bucket(self, sensor: str, boot: str, seq: int, received: float) -> bool:

@@ -89,6 +89,7 @@ class Door:
         with self.venue.store.transaction():
             self.venue.handle(Route("status", "s1"), b"online")
             self.venue.handle(Route("state", "s1"), message.to_json().encode())
+            self.venue.flush()
 
 
 def run_until(venue: VenueService, clock: FakeClock, end: float, step: float = 60.0) -> list[str]:

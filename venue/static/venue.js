@@ -40,47 +40,87 @@
     return new Date(iso).toLocaleTimeString();
   }
 
+  let shownTables = "";
+  const sensorItems = new Map();
+
+  function sensorItem(id) {
+    let item = sensorItems.get(id);
+    if (!item) {
+      const li = document.createElement("li");
+      li.dataset.sensor = id;
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      const name = document.createElement("strong");
+      name.textContent = id;
+      const when = document.createElement("span");
+      when.className = "when";
+      li.append(badge, name, when);
+      $("sensors").appendChild(li);
+      item = { li: li, badge: badge, when: when };
+      sensorItems.set(id, item);
+    }
+    return item;
+  }
+
+  function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+  }
+
+  // The number and its level first (cheap); tables only when their counts changed.
   function render(state) {
     last = state;
-    $("occupancy").textContent = String(state.occupancy);
-    $("capacity").textContent = String(state.capacity);
-    $("raw").textContent = String(state.raw_occupancy);
-    $("adjust").textContent = (state.adjust > 0 ? "+" : "") + state.adjust;
-    $("day").textContent = state.day;
+    setText($("occupancy"), String(state.occupancy));
+    setText($("capacity"), String(state.capacity));
+    setText($("raw"), String(state.raw_occupancy));
+    setText($("adjust"), (state.adjust > 0 ? "+" : "") + state.adjust);
+    setText($("day"), state.day);
     const now = $("now");
-    now.className = "level-" + state.level;
-    now.dataset.level = state.level;
-    $("level-text").textContent = LEVEL_TEXT[state.level];
+    if (now.dataset.level !== state.level) {
+      now.className = "level-" + state.level;
+      now.dataset.level = state.level;
+      $("level-text").textContent = LEVEL_TEXT[state.level];
+    }
     const entranceSensors = new Set(Object.values(state.entrances).map((e) => e.sensor));
     const doubtful = Object.entries(state.sensors)
       .filter(([id, s]) => entranceSensors.has(id) && (!s.online || s.stale))
       .map(([id, s]) => id + (s.online ? " silent" : " offline"));
     $("uncertain").hidden = !state.uncertain;
-    $("uncertain-why").textContent = doubtful.length ? doubtful.join(", ") : "waiting for sensors";
-    fillRows($("entrances"), Object.entries(state.entrances).map(
-      ([key, e]) => [key, String(e.in), String(e.out)]));
-    const areas = Object.entries(state.areas);
-    $("areas-section").hidden = areas.length === 0;
-    fillRows($("areas"), areas.map(([name, a]) => [name, String(a.occupancy)]));
-    $("sensors").replaceChildren(...Object.entries(state.sensors).map(([id, s]) => {
-      const li = document.createElement("li");
+    setText($("uncertain-why"), doubtful.length ? doubtful.join(", ") : "waiting for sensors");
+    const tables = JSON.stringify([state.entrances, state.areas]);
+    if (tables !== shownTables) {
+      shownTables = tables;
+      fillRows($("entrances"), Object.entries(state.entrances).map(
+        ([key, e]) => [key, String(e.in), String(e.out)]));
+      const areas = Object.entries(state.areas);
+      $("areas-section").hidden = areas.length === 0;
+      fillRows($("areas"), areas.map(([name, a]) => [name, String(a.occupancy)]));
+    }
+    Object.entries(state.sensors).forEach(([id, s]) => {
+      const item = sensorItem(id);
       const status = !s.online ? "offline" : (s.stale ? "stale" : "online");
-      li.className = status;
-      li.dataset.sensor = id;
-      li.dataset.status = status;
-      const badge = document.createElement("span");
-      badge.className = "badge";
-      badge.textContent = status;
-      const name = document.createElement("strong");
-      name.textContent = id;
-      const when = document.createElement("span");
-      when.className = "when";
-      when.textContent = " last message " + localTime(s.last_seen);
-      li.append(badge, name, when);
-      return li;
-    }));
+      if (item.li.dataset.status !== status) {
+        item.li.className = status;
+        item.li.dataset.status = status;
+        item.badge.textContent = status;
+      }
+      setText(item.when, " last message " + localTime(s.last_seen));
+    });
     app.dataset.ts = state.ts;
     updateToday(state);
+  }
+
+  // Messages may come faster than a slow phone draws: render only the newest, once a frame.
+  let pending = null;
+  function receive(data) {
+    const idle = pending === null;
+    pending = data;
+    if (idle) {
+      requestAnimationFrame(() => {
+        const data = pending;
+        pending = null;
+        render(JSON.parse(data));
+      });
+    }
   }
 
   // --- the curve -------------------------------------------------------------------
@@ -95,6 +135,7 @@
   }
 
   function draw() {
+    drawn = Date.now();
     const box = $("curve");
     if (typeof uPlot === "undefined") return;
     const width = Math.max(280, box.clientWidth - 2);
@@ -114,6 +155,8 @@
     }
   }
 
+  // Today's last point follows the figure; the chart is redrawn at most every 2 s.
+  let drawn = 0;
   function updateToday(state) {
     if (!curve.day_start) return;
     const minute = Math.floor(Date.parse(state.ts) / 60000) * 60 - curve.day_start;
@@ -123,7 +166,7 @@
     } else if (minute >= 0) {
       points.push([minute, state.occupancy]);
     }
-    draw();
+    if (Date.now() - drawn > 2000) draw();
   }
 
   async function loadCurve() {
@@ -139,7 +182,7 @@
     const source = new EventSource("/api/events");
     const status = $("connection");
     source.onopen = () => { status.textContent = "live"; status.className = ""; };
-    source.onmessage = (event) => render(JSON.parse(event.data));
+    source.onmessage = (event) => receive(event.data);
     source.onerror = () => { status.textContent = "reconnecting to the venue server…"; status.className = "down"; };
   }
 
