@@ -275,7 +275,12 @@ def measure(n_sensors: int, events: int, interval: float, warmup: float) -> Resu
             probe.disconnect()
             probe.loop_stop()
             venue.terminate()
-            venue.wait(timeout=30)
+            try:
+                venue.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                log.warning("the venue server took over 60 s to stop; killed")
+                venue.kill()
+                venue.wait()
     shown: dict[int, float] = {}
     for stamp, text in seen:
         value = int(str(text))

@@ -153,7 +153,8 @@ class Ledger:
     def apply_state(
         self, sensor: str, boot: str, seq: int, lines: Mapping[str, Pair]
     ) -> list[BootLine]:
-        """A `state` message; returns the records it changed (none for a stale seq)."""
+        """A `state` message; returns the records whose counts it changed (a heartbeat
+        that only moves `last_seq` is applied but not returned: nothing to write)."""
         first_sight = sensor not in self._known
         changed: list[BootLine] = []
         for line in sorted(self._lines.get(sensor, ())):
@@ -173,10 +174,16 @@ class Ledger:
                 )
             else:
                 record = record.with_state(seq, totals)
+            previous = self._records.get(record.key)
             self._put(record)
-            changed.append(record)
-        if changed:
-            self._known.add(sensor)
+            if previous is None or (
+                previous.s_in,
+                previous.s_out,
+                previous.last_in,
+                previous.last_out,
+            ) != (record.s_in, record.s_out, record.last_in, record.last_out):
+                changed.append(record)
+        self._known.add(sensor)
         return changed
 
     def apply_bucket(

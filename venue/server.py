@@ -13,6 +13,7 @@ import json
 import logging
 import signal
 import socket
+import threading
 import time
 from collections.abc import Mapping
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 PUSH_INTERVAL = 0.05  # coalesce pushes: at most 20 figures a second
 MQTT_STATE_INTERVAL = 1.0  # the retained venue state: at most once a second
 TICK_SECONDS = 1.0
+REFRESH_TICKS = 5
 
 
 class Hub:
@@ -52,7 +54,9 @@ class Hub:
         self.link: Link | None = None
         self._clients: set[asyncio.Queue[str]] = set()
         self._dirty = asyncio.Event()
-        self._inbox: asyncio.Queue[Inbound] = asyncio.Queue()
+        self._arrivals: list[Inbound] = []
+        self._arrivals_lock = threading.Lock()
+        self._arrived = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._state_json = ""
         self._announce = False
@@ -117,9 +121,14 @@ class Hub:
         self._loop = loop
 
     def receive(self, message: Inbound) -> None:
-        """Called on paho's thread."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._inbox.put_nowait, message)
+        """Called on paho's thread: one wake-up of the event loop per burst of messages."""
+        if self._loop is None:
+            return
+        with self._arrivals_lock:
+            first = not self._arrivals
+            self._arrivals.append(message)
+        if first:
+            self._loop.call_soon_threadsafe(self._arrived.set)
 
     def connected(self) -> None:
         """Called on paho's thread after each CONNACK: announce again."""
@@ -128,16 +137,27 @@ class Hub:
             self._loop.call_soon_threadsafe(self._dirty.set)
 
     async def ingest(self) -> None:
-        """Apply received messages in batches: commit, then ack, then publish."""
+        """Apply received messages in batches: commit, then ack, then publish. A batch of
+        states and statuses only writes nothing but the ledger records it moved."""
         while True:
-            batch = [await self._inbox.get()]
-            while not self._inbox.empty():
-                batch.append(self._inbox.get_nowait())
+            await self._arrived.wait()
+            self._arrived.clear()
+            with self._arrivals_lock:
+                batch, self._arrivals = self._arrivals, []
+            if not batch:
+                continue
             changed = False
-            with self.store.transaction():
+            if any(m.qos > 0 for m in batch):  # buckets and commands write history
+                with self.store.transaction():
+                    for message in batch:
+                        changed |= self._apply(message)
+                    self.service.flush()
+            else:
                 for message in batch:
                     changed |= self._apply(message)
-                self.service.flush()
+                if self.service.dirty:
+                    with self.store.transaction():
+                        self.service.flush()
             if self.link is not None:
                 for message in batch:
                     self.link.ack(message)
@@ -161,13 +181,18 @@ class Hub:
         return outcome.changed
 
     async def timer(self) -> None:
+        """Once a second: the day, the minute history; a refresh every few seconds so the
+        sensors' last-message times move even when no count does."""
+        ticks = 0
         while True:
             await asyncio.sleep(TICK_SECONDS)
+            ticks += 1
             with self.store.transaction():
                 changed = self.service.tick()
             if (
                 changed
                 or self._state_pending
+                or ticks % REFRESH_TICKS == 0
                 or self.service.uncertain(self.clock()) != self._uncertain
             ):
                 self._changed()

@@ -181,6 +181,10 @@ class VenueService:
         for record in records:
             self._dirty[record.key] = record
 
+    @property
+    def dirty(self) -> bool:
+        return bool(self._dirty)
+
     def flush(self) -> None:
         """Write the changed ledger records; call inside the batch's transaction, before
         acknowledging its buckets."""
@@ -220,13 +224,16 @@ class VenueService:
         message = parse_state(payload, sensor, self.config.venue.site)
         seen = self.sensors[sensor]
         seen.last_seen = self.clock()
-        newer = message.boot != seen.boot or message.seq > seen.seq
-        if newer:
+        zones_moved = False
+        if message.boot != seen.boot or message.seq > seen.seq:
             seen.boot, seen.seq = message.boot, message.seq
-            seen.zones = {name: zone.occupancy for name, zone in message.zones.items()}
+            zones = {name: zone.occupancy for name, zone in message.zones.items()}
+            zones_moved, seen.zones = zones != seen.zones, zones
         lines = {name: (t.in_, t.out) for name, t in message.lines.items()}
-        self._mark(self.ledger.apply_state(sensor, message.boot, message.seq, lines))
-        return Outcome(changed=True)
+        records = self.ledger.apply_state(sensor, message.boot, message.seq, lines)
+        self._mark(records)
+        # A heartbeat with the same counts changes no figure (its time shows with the next).
+        return Outcome(changed=bool(records) or zones_moved)
 
     def _bucket(self, sensor: str, payload: bytes) -> Outcome:
         message = parse_bucket(payload, sensor, self.config.venue.site)
