@@ -6,7 +6,8 @@
 #
 #   sh broker_config/make_lab.sh OUTDIR [-H broker-host-name] [sensor-id ...]
 #
-# Users created: every sensor id given (default: door-1), dashboard, admin, homeassistant.
+# Users created: every sensor id given (default: door-1), dashboard, admin, homeassistant,
+# venue (the venue server).
 # Not for production: use your own CA and keep ca.key offline.
 set -eu
 
@@ -76,7 +77,7 @@ for id in "$@"; do
 done
 
 [ -f "$out/passwd" ] || : >"$out/passwd"
-for user in "$@" dashboard admin homeassistant; do
+for user in "$@" dashboard admin homeassistant venue; do
     if [ ! -s "$out/passwords/$user" ]; then
         openssl rand -hex 16 >"$out/passwords/$user"
     fi

@@ -46,7 +46,7 @@ def vlab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
         pytest.fail("mosquitto is missing: install mosquitto (make test does)")
     out = tmp_path_factory.mktemp("venue-lab")
     subprocess.run(
-        ["sh", str(BROKER_CONFIG / "make_lab.sh"), str(out), *SENSORS, "venue"],
+        ["sh", str(BROKER_CONFIG / "make_lab.sh"), str(out), *SENSORS],
         check=True,
         capture_output=True,
     )

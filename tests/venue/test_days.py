@@ -46,7 +46,7 @@ class FakeClock:
         return self.now
 
 
-def service(tmp_path: Path, clock: FakeClock) -> VenueService:
+def service(tmp_path: Path, clock: FakeClock, **venue: object) -> VenueService:
     config = parse_config(
         {
             "venue": {
@@ -57,6 +57,7 @@ def service(tmp_path: Path, clock: FakeClock) -> VenueService:
                 "warn": 40,
                 "reset_at": "02:30",
                 "stale_seconds": 86400,
+                **venue,
             },
             "entrances": [{"sensor": "s1", "line": "door"}],
             "history": {"path": str(tmp_path / "h.sqlite")},
@@ -150,3 +151,21 @@ def test_a_venue_restart_across_the_reset_catches_up(tmp_path) -> None:
         again.tick()
     assert again.state().day == "2026-10-25"
     assert again.raw_occupancy() == 0
+
+
+def test_the_closing_correction_sets_the_figure_to_0_once_a_day(tmp_path) -> None:
+    clock = FakeClock(at("2026-12-02T18:00"))  # 19:00 in Berlin
+    venue = service(tmp_path, clock, empty_at="23:30")
+    door = Door(venue, clock)
+    door.cross(0, 0)
+    door.cross(9, 6)  # three never seen leaving: drift
+    assert venue.raw_occupancy() == 3
+    run_until(venue, clock, at("2026-12-02T22:29"))
+    assert venue.raw_occupancy() == 3
+    run_until(venue, clock, at("2026-12-02T22:31"))  # 23:31 local: the venue is empty
+    assert venue.raw_occupancy() == 0 and venue.day.adjust == -3
+    door.cross(1, 0)  # a cleaner comes in: counted, and not corrected again
+    run_until(venue, clock, at("2026-12-03T01:00"))
+    assert venue.raw_occupancy() == 1
+    run_until(venue, clock, at("2026-12-03T02:00"))  # the daily reset at 02:30 local
+    assert venue.raw_occupancy() == 0 and venue.day.adjust == 0
