@@ -39,6 +39,8 @@ def test_the_page_shows_the_sum_and_updates_live(sensors, make_venue, page, tmp_
     sensors["s1"].do("zone 2")
     sensors["s2"].do("zone 1")
     venue.wait_for(lambda s: s["raw_occupancy"] == occupancy_of(sensors), "the figure")
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
     page.goto(venue.url + "/")
     wait_shown(page, occupancy_of(sensors))
     assert shown(page) == 5
@@ -65,6 +67,9 @@ def test_the_page_shows_the_sum_and_updates_live(sensors, make_venue, page, tmp_
     assert page.get_by_label("Password").count() == 1
     # The README's screenshot, taken by this test's own page.
     page.wait_for_function("document.querySelector('#curve canvas') !== null")
+    # Every asset comes from the venue server itself (no CDN: it works on an offline LAN).
+    assert any(url.endswith("/static/uPlot.iife.min.js") for url in requests)
+    assert all(url.startswith(venue.url + "/") for url in requests), requests
     target = SCREENSHOT if os.environ.get("HEADCOUNT_UPDATE_SCREENSHOT") else tmp_path / "venue.png"
     target.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(target), full_page=True)
