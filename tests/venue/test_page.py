@@ -67,6 +67,7 @@ def test_the_page_shows_the_sum_and_updates_live(sensors, make_venue, page, tmp_
     assert page.get_by_label("Password").count() == 1
     # The README's screenshot, taken by this test's own page.
     page.wait_for_function("document.querySelector('#curve canvas') !== null")
+    page.wait_for_selector(f"#app[data-drawn='{shown(page)}']")  # the curve has caught up
     # Every asset comes from the venue server itself (no CDN: it works on an offline LAN).
     assert any(url.endswith("/static/uPlot.iife.min.js") for url in requests)
     assert all(url.startswith(venue.url + "/") for url in requests), requests

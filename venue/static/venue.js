@@ -140,6 +140,8 @@
     if (typeof uPlot === "undefined") return;
     const width = Math.max(280, box.clientWidth - 2);
     const data = series();
+    const today = curve.today;
+    app.dataset.drawn = today.length ? String(today[today.length - 1][1]) : "";
     if (chart === null) {
       chart = new uPlot({
         width: width, height: 220,
@@ -157,6 +159,7 @@
 
   // Today's last point follows the figure; the chart is redrawn at most every 2 s.
   let drawn = 0;
+  let trailing = null;
   function updateToday(state) {
     if (!curve.day_start) return;
     const minute = Math.floor(Date.parse(state.ts) / 60000) * 60 - curve.day_start;
@@ -166,7 +169,11 @@
     } else if (minute >= 0) {
       points.push([minute, state.occupancy]);
     }
-    if (Date.now() - drawn > 2000) draw();
+    if (Date.now() - drawn > 2000) {
+      draw();
+    } else if (!trailing) {
+      trailing = setTimeout(() => { trailing = null; draw(); }, 2000);
+    }
   }
 
   async function loadCurve() {
