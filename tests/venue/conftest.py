@@ -181,9 +181,13 @@ def venue_doc(broker: Broker, lab: Lab, folder: Path, **venue: object) -> dict[s
 
 
 def areas_toml(doc: dict[str, object]) -> str:
-    """toml_text cannot write inline tables inside arrays; areas are written by hand."""
+    """toml_text cannot write inline tables; areas and [mqtt.tls] are written by hand."""
     areas = doc.pop("areas")
-    text = toml_text(doc)
+    mqtt = dict(doc["mqtt"])  # type: ignore[call-overload]
+    tls = mqtt.pop("tls", None)
+    text = toml_text({**doc, "mqtt": mqtt})
+    if tls is not None:
+        text += "[mqtt.tls]\n" + "".join(f'{k} = "{v}"\n' for k, v in tls.items()) + "\n"
     for area in areas:  # type: ignore[attr-defined]
         zones = ", ".join(
             f'{{sensor = "{z["sensor"]}", zone = "{z["zone"]}"}}' for z in area["zones"]
