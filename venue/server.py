@@ -294,13 +294,29 @@ def listen_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _http_server(app: object, config: VenueConfig) -> uvicorn.Server:
+    return uvicorn.Server(
+        uvicorn.Config(
+            app,  # type: ignore[arg-type]
+            host=config.http.host,
+            port=config.http.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=2,
+            lifespan="off",
+        )
+    )
+
+
 async def serve(config: VenueConfig, env: Mapping[str, str] | None = None) -> int:
-    """Run until SIGTERM or SIGINT; 0 on a clean stop."""
+    """Run until SIGTERM or SIGINT; 0 on a clean stop. A bad password file, listen
+    address or history file raises before anything starts."""
     password = (
         read_secret(config.http.password_file, "[http] password_file")
         if config.http.password_file is not None
         else None
     )
+    sock = listen_socket(config.http.host, config.http.port)
     store = Store(config.history.path)
     hub = Hub(config, store)
     loop = asyncio.get_running_loop()
@@ -314,19 +330,7 @@ async def serve(config: VenueConfig, env: Mapping[str, str] | None = None) -> in
         extra_topics=(hub.ha_status,),
     )
     hub.attach(link, loop)
-    app = create_app(hub, password)
-    sock = listen_socket(config.http.host, config.http.port)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=config.http.host,
-            port=config.http.port,
-            log_level="warning",
-            access_log=False,
-            timeout_graceful_shutdown=2,
-            lifespan="off",
-        )
-    )
+    server = _http_server(create_app(hub, password), config)
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
@@ -350,8 +354,7 @@ async def serve(config: VenueConfig, env: Mapping[str, str] | None = None) -> in
     await serving
     link.stop()
     store.close()
-    for task in tasks:
-        if task in done and not task.cancelled() and task.exception() is not None:
-            log.error("the venue server stopped: %s", task.exception())
-            return 1
-    return 0 if clean else 1
+    failed = [t for t in tasks if t in done and not t.cancelled() and t.exception() is not None]
+    for task in failed:
+        log.error("the venue server stopped: %s", task.exception())
+    return 0 if clean and not failed else 1

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, datetime, timedelta
 from importlib.resources import files
 from string import Template
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.applications import Starlette
@@ -35,6 +35,9 @@ from venue.config import VenueConfig
 from venue.store import BucketRow, MinuteRow
 
 log = logging.getLogger(__name__)
+
+Action = Callable[[Request], Awaitable[Response]]
+BodyT = TypeVar("BodyT", bound=BaseModel)
 
 KEEPALIVE_SECONDS = 15.0
 FAILED_LOGIN_DELAY = 0.5
@@ -118,25 +121,31 @@ def _range(request: Request, hub: Hub) -> tuple[float, float]:
     return start, end
 
 
-def create_app(hub: Hub, password: str | None) -> Starlette:
-    """The ASGI app for one venue."""
-    page = Template(files("venue").joinpath("static/index.html").read_text(encoding="utf-8"))
+class _Endpoints:
+    """The HTTP endpoints of one venue; each method is one route."""
 
-    async def index(request: Request) -> HTMLResponse:
-        venue = hub.config.venue
-        body = page.safe_substitute(
+    def __init__(self, hub: Hub, password: str | None) -> None:
+        self.hub = hub
+        self.password = password
+        self.page = Template(
+            files("venue").joinpath("static/index.html").read_text(encoding="utf-8")
+        )
+
+    async def index(self, request: Request) -> HTMLResponse:
+        venue = self.hub.config.venue
+        body = self.page.safe_substitute(
             venue=html.escape(venue.name),
             site=html.escape(venue.site),
-            state=html.escape(hub.state_json()),
+            state=html.escape(self.hub.state_json()),
         )
         return HTMLResponse(body, headers={"Cache-Control": "no-store"})
 
-    async def api_venue(request: Request) -> Response:
-        return Response(hub.state_json(), media_type="application/json")
+    async def api_venue(self, request: Request) -> Response:
+        return Response(self.hub.state_json(), media_type="application/json")
 
-    async def api_history(request: Request) -> Response:
+    async def api_history(self, request: Request) -> Response:
         try:
-            start, end = _range(request, hub)
+            start, end = _range(request, self.hub)
         except ValueError as error:
             return _error(400, str(error))
         minutes = [
@@ -146,7 +155,7 @@ def create_app(hub: Hub, password: str | None) -> Starlette:
                 "raw_occupancy": m.raw,
                 "uncertain": m.uncertain,
             }
-            for m in hub.minutes(start, end)
+            for m in self.hub.minutes(start, end)
         ]
         entrances = [
             {
@@ -156,7 +165,7 @@ def create_app(hub: Hub, password: str | None) -> Starlette:
                 "in": b.n_in,
                 "out": b.n_out,
             }
-            for b in hub.buckets(start, end)
+            for b in self.hub.buckets(start, end)
         ]
         payload = {
             "from": iso_ms(start),
@@ -166,9 +175,9 @@ def create_app(hub: Hub, password: str | None) -> Starlette:
         }
         return Response(json.dumps(payload), media_type="application/json")
 
-    async def export_csv(request: Request) -> Response:
+    async def export_csv(self, request: Request) -> Response:
         try:
-            start, end = _range(request, hub)
+            start, end = _range(request, self.hub)
         except ValueError as error:
             return _error(400, str(error))
         what = request.path_params["what"]
@@ -176,25 +185,25 @@ def create_app(hub: Hub, password: str | None) -> Starlette:
         writer = csv.writer(out, lineterminator="\n")
         if what == "occupancy":
             writer.writerow(["minute_utc", "occupancy", "raw_occupancy", "uncertain"])
-            for m in hub.minutes(start, end):
+            for m in self.hub.minutes(start, end):
                 writer.writerow([iso_s(m.minute * 60.0), m.occupancy, m.raw, int(m.uncertain)])
         elif what == "entrances":
             writer.writerow(["entrance", "start_utc", "end_utc", "in", "out"])
-            for b in hub.buckets(start, end):
+            for b in self.hub.buckets(start, end):
                 writer.writerow([b.entrance, iso_s(b.start), iso_s(b.end), b.n_in, b.n_out])
         else:
             return _error(404, "export occupancy.csv or entrances.csv")
-        name = f"{hub.config.venue.name}-{what}-{iso_s(start)[:10]}.csv"
+        name = f"{self.hub.config.venue.name}-{what}-{iso_s(start)[:10]}.csv"
         return Response(
             out.getvalue(),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
-    async def api_curve(request: Request) -> Response:
-        start = hub.day_start()
-        zone = hub.config.venue.zone
-        at = hub.config.venue.reset_time
+    async def api_curve(self, request: Request) -> Response:
+        start = self.hub.day_start()
+        zone = self.hub.config.venue.zone
+        at = self.hub.config.venue.reset_time
         previous = days.instant(
             datetime.fromtimestamp(start, zone).date() - timedelta(days=1), at, zone
         )
@@ -204,12 +213,13 @@ def create_app(hub: Hub, password: str | None) -> Starlette:
 
         payload = {
             "day_start": start,
-            "today": series(hub.minutes(start, hub.now() + 60), start),
-            "yesterday": series(hub.minutes(previous, start), previous),
+            "today": series(self.hub.minutes(start, self.hub.now() + 60), start),
+            "yesterday": series(self.hub.minutes(previous, start), previous),
         }
         return Response(json.dumps(payload), media_type="application/json")
 
-    async def events(request: Request) -> StreamingResponse:
+    async def events(self, request: Request) -> StreamingResponse:
+        hub = self.hub
         queue = hub.subscribe()
 
         async def stream() -> AsyncIterator[str]:
@@ -231,16 +241,16 @@ def create_app(hub: Hub, password: str | None) -> Starlette:
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
-    async def metrics(request: Request) -> Response:
-        return Response(hub.metrics(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    async def metrics(self, request: Request) -> Response:
+        return Response(self.hub.metrics(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    def guarded(
-        action: Callable[[Request], Awaitable[Response]],
-    ) -> Callable[[Request], Awaitable[Response]]:
+    def guarded(self, action: Action) -> Action:
+        """The action, behind the password (HTTP Basic, any user name)."""
+
         async def endpoint(request: Request) -> Response:
-            if password is None:
+            if self.password is None:
                 return _error(403, "changes are off: set [http] password_file in venue.toml")
-            if not _authorized(request, password):
+            if not _authorized(request, self.password):
                 await asyncio.sleep(FAILED_LOGIN_DELAY)
                 log.warning("a change was refused: wrong or missing password")
                 return _error(401, "wrong or missing password")
@@ -248,52 +258,56 @@ def create_app(hub: Hub, password: str | None) -> Starlette:
 
         return endpoint
 
-    async def _body(request: Request, model: type[BaseModel]) -> BaseModel:
-        raw = await request.body()
-        if len(raw) > 1024:
-            raise ValueError("the request body is larger than 1024 bytes")
-        try:
-            return model.model_validate_json(raw or b"{}")
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "body"
-            raise ValueError(f"{where}: {first['msg']}") from None
+    async def reset(self, request: Request) -> Response:
+        await self.hub.reset()
+        return Response(self.hub.state_json(), media_type="application/json")
 
-    async def do_reset(request: Request) -> Response:
-        await hub.reset()
-        return Response(hub.state_json(), media_type="application/json")
-
-    async def do_adjust(request: Request) -> Response:
+    async def adjust(self, request: Request) -> Response:
         try:
             body = await _body(request, AdjustBody)
         except ValueError as error:
             return _error(400, str(error))
-        assert isinstance(body, AdjustBody)
-        await hub.adjust(body.delta)
-        return Response(hub.state_json(), media_type="application/json")
+        await self.hub.adjust(body.delta)
+        return Response(self.hub.state_json(), media_type="application/json")
 
-    async def do_capacity(request: Request) -> Response:
+    async def capacity(self, request: Request) -> Response:
         try:
             body = await _body(request, CapacityBody)
         except ValueError as error:
             return _error(400, str(error))
-        assert isinstance(body, CapacityBody)
         if body.warn > body.capacity:
             return _error(400, "warn must not exceed capacity")
-        await hub.set_capacity(body.capacity, body.warn)
-        return Response(hub.state_json(), media_type="application/json")
+        await self.hub.set_capacity(body.capacity, body.warn)
+        return Response(self.hub.state_json(), media_type="application/json")
 
+
+async def _body(request: Request, model: type[BodyT]) -> BodyT:
+    """A small JSON request body, validated; ValueError says what is wrong."""
+    raw = await request.body()
+    if len(raw) > 1024:
+        raise ValueError("the request body is larger than 1024 bytes")
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ValueError(f"{where}: {first['msg']}") from None
+
+
+def create_app(hub: Hub, password: str | None) -> Starlette:
+    """The ASGI app for one venue."""
+    e = _Endpoints(hub, password)
     routes = [
-        Route("/", index),
-        Route("/api/venue", api_venue),
-        Route("/api/history", api_history),
-        Route("/api/export/{what}.csv", export_csv),
-        Route("/api/curve", api_curve),
-        Route("/api/events", events),
-        Route("/metrics", metrics),
-        Route("/api/reset", guarded(do_reset), methods=["POST"]),
-        Route("/api/adjust", guarded(do_adjust), methods=["POST"]),
-        Route("/api/capacity", guarded(do_capacity), methods=["POST"]),
+        Route("/", e.index),
+        Route("/api/venue", e.api_venue),
+        Route("/api/history", e.api_history),
+        Route("/api/export/{what}.csv", e.export_csv),
+        Route("/api/curve", e.api_curve),
+        Route("/api/events", e.events),
+        Route("/metrics", e.metrics),
+        Route("/api/reset", e.guarded(e.reset), methods=["POST"]),
+        Route("/api/adjust", e.guarded(e.adjust), methods=["POST"]),
+        Route("/api/capacity", e.guarded(e.capacity), methods=["POST"]),
         Mount("/static", StaticFiles(packages=[("venue", "static")]), name="static"),
     ]
     return Starlette(routes=routes)

@@ -75,6 +75,11 @@ def test_the_page_shows_the_sum_and_updates_live(sensors, make_venue, page, tmp_
     target.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(target), full_page=True)
     assert target.stat().st_size > 10_000
+    # On a phone: nothing wider than the screen, the number still large.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_function("document.documentElement.scrollWidth <= 390")
+    height = page.eval_on_selector("#occupancy", "e => e.getBoundingClientRect().height")
+    assert height >= 60
 
 
 def test_amber_and_red_at_the_thresholds_and_back_with_hysteresis(
