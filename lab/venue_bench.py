@@ -27,7 +27,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -43,6 +43,15 @@ log = logging.getLogger(__name__)
 MOSQUITTO = "/usr/sbin/mosquitto"
 SITE = "bench"
 SENSORS_PER_CLIENT = 250
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 OBSERVER = """() => {
   window.__seen = [];
   const node = document.getElementById('occupancy');
@@ -69,9 +78,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait(predicate: object, timeout: float, what: str) -> None:
+def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
         time.sleep(0.05)
@@ -196,12 +205,118 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-def measure(n_sensors: int, events: int, interval: float, warmup: float) -> Result:
-    """One fleet size: latency over `events` probe crossings, CPU and RSS meanwhile."""
+class Probe:
+    """The sensor whose crossings are timed: one retained state per crossing."""
+
+    def __init__(self, port: int, name: str) -> None:
+        self.name = name
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-probe")
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def publish(self, seq: int, total_in: int) -> float:
+        """Publish totals (total_in, 0); returns the time just before the publish."""
+        message = Snapshot(
+            site=SITE,
+            sensor=self.name,
+            ts=iso_ms(time.time()),
+            boot="probe",
+            seq=seq,
+            frame=seq,
+            zones={},
+            lines={"door": LineTotals(in_=total_in, out=0)},
+        )
+        sent = time.time()
+        self.client.publish(
+            f"headcount/{SITE}/{self.name}/state", message.to_json(), qos=1, retain=True
+        )
+        return sent
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@dataclass
+class Run:
+    """What one probe run recorded."""
+
+    published: dict[int, float]
+    seen: list[list[object]]
+    cpu_seconds: float
+    wall_seconds: float
+    fleet_messages: int
+    rss_mb: list[float]
+
+
+def _api_up(url: str) -> bool:
+    try:
+        urllib.request.urlopen(url + "/api/venue", timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def _stop(venue: subprocess.Popen[bytes]) -> None:
+    venue.terminate()
+    try:
+        venue.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        log.warning("the venue server took over 60 s to stop; killed")
+        venue.kill()
+        venue.wait()
+
+
+def _probe_run(
+    url: str, venue: subprocess.Popen[bytes], fleet: Fleet, probe: Probe, args: argparse.Namespace
+) -> Run:
+    """Open the page, let it settle, then time `events` crossings of the probe."""
     from playwright.sync_api import sync_playwright
 
+    probe.publish(1, 0)  # first sight: the probe counts from here
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        page = browser.new_page()
+        page.goto(url + "/")
+        page.wait_for_function("document.getElementById('connection').textContent === 'live'")
+        time.sleep(args.warmup)
+        base = int(page.locator("#occupancy").inner_text())
+        page.evaluate(OBSERVER)
+        cpu0, wall0, sent0 = _cpu_seconds(venue.pid), time.monotonic(), fleet.sent
+        rss: list[float] = []
+        published: dict[int, float] = {}
+        for k in range(1, args.events + 1):
+            published[base + k] = probe.publish(k + 1, k)
+            rss.append(_rss_mb(venue.pid))
+            time.sleep(args.interval)
+        page.wait_for_function(
+            "v => document.getElementById('occupancy').textContent === String(v)",
+            arg=base + args.events,
+            timeout=60_000,
+        )
+        cpu1, wall1, sent1 = _cpu_seconds(venue.pid), time.monotonic(), fleet.sent
+        seen: list[list[object]] = page.evaluate("() => window.__seen")
+        browser.close()
+    return Run(published, seen, cpu1 - cpu0, wall1 - wall0, sent1 - sent0, rss)
+
+
+def _latencies(run: Run) -> list[float]:
+    """Milliseconds from each publish to the first DOM figure at or past its value (a
+    figure skipped by coalescing is shown with the next one: it counts at that time)."""
+    shown: dict[int, float] = {}
+    for stamp, text in run.seen:
+        shown.setdefault(int(str(text)), float(str(stamp)) / 1000.0)
+    return [
+        (min(t for v, t in shown.items() if v >= value) - sent) * 1000.0
+        for value, sent in run.published.items()
+    ]
+
+
+def measure(n_sensors: int, args: argparse.Namespace) -> Result:
+    """One fleet size: latency over `args.events` probe crossings, CPU and RSS meanwhile."""
     names = [f"s{i:04d}" for i in range(n_sensors)]
-    probe_name, fleet_names = names[0], names[1:]
     with tempfile.TemporaryDirectory(prefix="venue-bench-") as tmp, _broker(Path(tmp)) as port:
         config, url = _venue_toml(Path(tmp), port, names)
         venue = subprocess.Popen(
@@ -209,106 +324,26 @@ def measure(n_sensors: int, events: int, interval: float, warmup: float) -> Resu
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        fleet = Fleet(port, fleet_names)
-        probe = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-probe")
-        probe.connect("127.0.0.1", port)
-        probe.loop_start()
+        fleet = Fleet(port, names[1:])
+        probe = Probe(port, names[0])
         try:
-
-            def api_up() -> bool:
-                try:
-                    urllib.request.urlopen(url + "/api/venue", timeout=1).close()
-                    return True
-                except OSError:
-                    return False
-
-            _wait(api_up, 60, "the venue server")
+            _wait(lambda: _api_up(url), 60, "the venue server")
             fleet.thread.start()
-
-            def publish_probe(seq: int, total_in: int) -> float:
-                message = Snapshot(
-                    site=SITE,
-                    sensor=probe_name,
-                    ts=iso_ms(time.time()),
-                    boot="probe",
-                    seq=seq,
-                    frame=seq,
-                    zones={},
-                    lines={"door": LineTotals(in_=total_in, out=0)},
-                )
-                sent = time.time()
-                probe.publish(
-                    f"headcount/{SITE}/{probe_name}/state", message.to_json(), qos=1, retain=True
-                )
-                return sent
-
-            publish_probe(1, 0)  # first sight: the probe counts from here
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=shutil.which("chromium") or "/usr/bin/chromium",
-                    args=[
-                        "--headless",
-                        "--no-sandbox",
-                        "--disable-gpu",
-                        "--disable-background-networking",
-                        "--disable-component-update",
-                        "--disable-sync",
-                        "--no-first-run",
-                    ],
-                )
-                page = browser.new_page()
-                page.goto(url + "/")
-                page.wait_for_function(
-                    "document.getElementById('connection').textContent === 'live'"
-                )
-                time.sleep(warmup)
-                base = int(page.locator("#occupancy").inner_text())
-                page.evaluate(OBSERVER)
-                cpu0, wall0, sent0 = _cpu_seconds(venue.pid), time.monotonic(), fleet.sent
-                rss: list[float] = []
-                published: dict[int, float] = {}
-                for k in range(1, events + 1):
-                    published[base + k] = publish_probe(k + 1, k)
-                    rss.append(_rss_mb(venue.pid))
-                    time.sleep(interval)
-                page.wait_for_function(
-                    "v => document.getElementById('occupancy').textContent === String(v)",
-                    arg=base + events,
-                    timeout=60_000,
-                )
-                cpu1, wall1, sent1 = _cpu_seconds(venue.pid), time.monotonic(), fleet.sent
-                seen: list[list[object]] = page.evaluate("() => window.__seen")
-                browser.close()
+            run = _probe_run(url, venue, fleet, probe, args)
         finally:
             fleet.close()
-            probe.disconnect()
-            probe.loop_stop()
-            venue.terminate()
-            try:
-                venue.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                log.warning("the venue server took over 60 s to stop; killed")
-                venue.kill()
-                venue.wait()
-    shown: dict[int, float] = {}
-    for stamp, text in seen:
-        value = int(str(text))
-        shown.setdefault(value, float(stamp) / 1000.0)  # type: ignore[arg-type]
-    # A figure skipped by coalescing is shown with the next one: it counts at that time.
-    latencies = []
-    for value, sent in published.items():
-        later = [t for v, t in shown.items() if v >= value]
-        latencies.append((min(later) - sent) * 1000.0)
-    wall = wall1 - wall0
+            probe.close()
+            _stop(venue)
+    latencies = _latencies(run)
     return Result(
         sensors=n_sensors,
         events=len(latencies),
         p50_ms=statistics.median(latencies),
         p95_ms=_percentile(latencies, 0.95),
         max_ms=max(latencies),
-        cpu_percent=100.0 * (cpu1 - cpu0) / wall,
-        rss_mb=max(rss),
-        messages_per_second=(sent1 - sent0 + events) / wall,
+        cpu_percent=100.0 * run.cpu_seconds / run.wall_seconds,
+        rss_mb=max(run.rss_mb),
+        messages_per_second=(run.fleet_messages + args.events) / run.wall_seconds,
     )
 
 
@@ -399,7 +434,7 @@ def run(args: argparse.Namespace) -> int:
     machine = _machine()
     results = []
     for n in (int(x) for x in args.sensors.split(",")):
-        result = measure(n, args.events, args.interval, args.warmup)
+        result = measure(n, args)
         print(json.dumps(result.__dict__), flush=True)
         results.append(result)
     text = render(results, args, machine)

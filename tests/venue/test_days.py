@@ -169,3 +169,24 @@ def test_the_closing_correction_sets_the_figure_to_0_once_a_day(tmp_path) -> Non
     assert venue.raw_occupancy() == 1
     run_until(venue, clock, at("2026-12-03T02:00"))  # the daily reset at 02:30 local
     assert venue.raw_occupancy() == 0 and venue.day.adjust == 0
+
+
+def test_a_silent_sensor_turns_stale_and_old_history_is_pruned(tmp_path) -> None:
+    clock = FakeClock(at("2026-12-02T10:00"))
+    venue = service(tmp_path, clock, stale_seconds=120)
+    door = Door(venue, clock)
+    door.cross(0, 0)
+    with venue.store.transaction():
+        venue.tick()
+    assert venue.state().sensors["s1"].stale is False and venue.state().uncertain is False
+    clock.now += 121
+    state = venue.state()
+    assert state.sensors["s1"].online is True and state.sensors["s1"].stale is True
+    assert state.uncertain is True
+    door.cross(1, 0)  # it speaks again
+    assert venue.state().uncertain is False
+    assert venue.store.minutes(at("2026-12-02T09:00"), at("2026-12-02T11:00"))
+    clock.now = at("2026-12-02T10:00") + 401 * 86400  # a daily reset 401 days later prunes
+    with venue.store.transaction():
+        venue.tick()
+    assert venue.store.minutes(at("2026-12-02T09:00"), at("2026-12-02T11:00")) == []
