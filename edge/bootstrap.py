@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from edge.commands import CommandInbox
 from edge.config import Config
@@ -20,11 +20,14 @@ from edge.plugins import plugin_uri
 from edge.privacy.guard import Guard, install_guard
 from edge.privacy.manifest import DecodeInfo, PrivacyManifest, build_manifest
 from edge.privacy.output import OutputPrivacy
-from edge.publish import Publisher
+from edge.publish import Publisher, new_boot_id
 from edge.sinks import Sink, StdoutSink
 from edge.sources.prefetch import PrefetchSource
 from edge.track import Tracker, TrackerSettings
 from edge.tracks import Tracks
+
+if TYPE_CHECKING:
+    from edge.mqtt.client import MqttSink
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +139,8 @@ def build_sensor(
     sinks: list[Sink] = []
     if sink in ("stdout", "both"):
         sinks.append(StdoutSink())
-    publisher = Publisher(
-        site=config.sensor.site,
-        sensor=config.sensor.id,
-        sinks=sinks,
-        snapshot_filter=privacy.snapshot,
-        bucket_filter=privacy.bucket,
-        on_reset=privacy.reset,
-    )
+    boot = new_boot_id()
+    mqtt_sink = None
     if sink in ("mqtt", "both"):
         manifest = build_manifest(
             config,
@@ -152,9 +149,19 @@ def build_sensor(
             getattr(detector, "model_sha256", None),
             _decode_info(uri, source),
         )
-        sinks.append(build_mqtt_sink(config, publisher.boot, inbox, manifest))
+        mqtt_sink = build_mqtt_sink(config, boot, inbox, manifest)
+        sinks.append(mqtt_sink)
     sinks.extend(extra_sinks or [])
-    publisher.sinks = sinks
+    publisher = Publisher(
+        site=config.sensor.site,
+        sensor=config.sensor.id,
+        sinks=sinks,
+        boot=boot,
+        snapshot_filter=privacy.snapshot,
+        bucket_filter=privacy.bucket,
+        on_reset=privacy.reset,
+        dropped=(lambda: mqtt_sink.journal.dropped) if mqtt_sink is not None else None,
+    )
     guard = _install_guard(config, uri, sink, watchdog) if install_guard_hook else None
     pipeline = Pipeline(
         source=source,
@@ -212,7 +219,7 @@ def _decode_info(uri: str, source: FrameSource) -> DecodeInfo:
 
 def build_mqtt_sink(
     config: Config, boot: str, inbox: CommandInbox, manifest: PrivacyManifest | None = None
-) -> Sink:
+) -> MqttSink:
     from edge.mqtt.client import MqttConfigError, MqttSink
 
     try:

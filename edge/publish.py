@@ -35,6 +35,7 @@ class Publisher:
         snapshot_filter: SnapshotFilter | None = None,
         bucket_filter: BucketFilter | None = None,
         on_reset: Callable[[list[str]], None] | None = None,
+        dropped: Callable[[], int] | None = None,
     ) -> None:
         self.site = site
         self.sensor = sensor
@@ -45,6 +46,7 @@ class Publisher:
         self._snapshot_filter = snapshot_filter
         self._bucket_filter = bucket_filter
         self._on_reset = on_reset
+        self._dropped = dropped  # buckets the journal could not keep (MQTT only)
 
     def reset(self, lines: list[str]) -> None:
         """Record a reset of these lines' totals; the next snapshot announces it."""
@@ -74,6 +76,7 @@ class Publisher:
             zones={name: ZoneNow(occupancy=n) for name, n in occupancy.items()},
             lines={name: LineTotals(in_=i, out=o) for name, (i, o) in totals.items()},
             resets=self.resets if self.resets else None,
+            dropped=self._dropped() if self._dropped is not None else None,
         )
         if self._snapshot_filter is not None:
             message = self._snapshot_filter(message)

@@ -1,7 +1,7 @@
 """JSON Schema of every message on the wire, generated from the pydantic models.
 
 Keys are topics relative to `<prefix>/<site>/<sensor>/` (and `discovery` for Home
-Assistant's `<discovery_prefix>/device/<sensor>/config`); `headcount schema` prints them.
+Assistant's `<discovery_prefix>/device/<site>/<sensor>/config`); `headcount schema` prints them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from edge.commands import ResetCommand
 from edge.messages import Bucket, Snapshot
 from edge.mqtt.discovery import DeviceDiscovery
-from edge.mqtt.payloads import BasicManifest, Status
+from edge.mqtt.payloads import BasicManifest, ResetDone, Status
 
 
 def _manifest_model() -> type[BaseModel]:
@@ -57,12 +57,16 @@ def message_schemas() -> dict[str, dict[str, Any]]:
         "cmd/reset": _schema(
             ResetCommand,
             "cmd/reset",
-            "Subscribed, QoS 1, at most 1024 bytes: empty or this JSON resets line totals.",
+            "Subscribed, QoS 1, at most 1024 bytes, never retained: this JSON resets the "
+            "named lines' totals (or all), once per request id.",
+        ),
+        "reset": _schema(
+            ResetDone, "reset", "QoS 1, not retained: what a reset command reset, when applied."
         ),
         "discovery": _schema(
             DeviceDiscovery,
             "discovery",
-            "Retained, QoS 1, on <discovery_prefix>/device/<sensor>/config: "
+            "Retained, QoS 1, on <discovery_prefix>/device/<site>/<sensor>/config: "
             "Home Assistant device discovery.",
         ),
     }

@@ -56,3 +56,17 @@ def basic_manifest(config: Config) -> BasicManifest:
         bucket_seconds=config.publish.bucket_seconds,
         epsilon=config.privacy.epsilon,
     )
+
+
+class ResetDone(BaseModel):
+    """`reset`: what a reset command reset, published when the pipeline applies it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = 1
+    site: str
+    sensor: str
+    boot: str = Field(description="The boot whose totals were reset.")
+    id: str = Field(description="The request id of the command.")
+    lines: list[str] = Field(description="The lines whose totals are now 0.")
+    ts: str = Field(description="Wall time it was applied, ISO 8601 UTC with milliseconds.")

@@ -4,7 +4,7 @@ import json
 import threading
 
 from edge.buckets import BucketClock  # noqa: F401  (the pipeline's bucket clock)
-from edge.commands import CommandInbox, ResetCommand
+from edge.commands import CommandInbox, Reset
 from edge.config import LineConfig, ZoneConfig
 from edge.count import Counters
 from edge.messages import Bucket, Snapshot
@@ -94,7 +94,7 @@ def test_reset_command_zeroes_totals_and_is_announced():
         def read(self):
             frame = self.source.read()
             if frame is not None and frame.index == 30:
-                inbox.put(ResetCommand())
+                inbox.put(Reset(id="test", lines=None))
             return frame
 
         def close(self):
