@@ -10,7 +10,8 @@
 #
 # A sensor without a site is at site "hq". Users created: every sensor id given (default:
 # hq/door-1), dashboard, admin, homeassistant, venue (the venue server). Sensor ids are
-# usernames, so they must be unique on one broker. Not for production: use your own CA and keep ca.key offline.
+# usernames, so they must be unique on one broker. Not for production: use your own CA
+# and keep ca.key offline.
 set -eu
 
 usage() {
