@@ -6,7 +6,6 @@ Assistant's `<discovery_prefix>/device/<site>/<sensor>/config`); `headcount sche
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,19 +13,8 @@ from pydantic import BaseModel
 from edge.commands import ResetCommand
 from edge.messages import Bucket, Snapshot
 from edge.mqtt.discovery import DeviceDiscovery
-from edge.mqtt.payloads import BasicManifest, ResetDone, Status
-
-
-def _manifest_model() -> type[BaseModel]:
-    """The privacy module's manifest model when it exists, else the basic one."""
-    try:
-        module = importlib.import_module("edge.privacy.manifest")
-    except ImportError:
-        return BasicManifest
-    model = getattr(module, "PrivacyManifest", None)
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return model
-    return BasicManifest
+from edge.mqtt.payloads import ResetDone, Status
+from edge.privacy.manifest import PrivacyManifest
 
 
 def _schema(model: type[BaseModel], title: str, description: str) -> dict[str, Any]:
@@ -53,7 +41,7 @@ def message_schemas() -> dict[str, dict[str, Any]]:
         "status": _schema(
             Status, "status", "Retained, QoS 1, plain text (not JSON): online or offline."
         ),
-        "privacy": _schema(_manifest_model(), "privacy", "Retained, QoS 1: the privacy manifest."),
+        "privacy": _schema(PrivacyManifest, "privacy", "Retained, QoS 1: the privacy manifest."),
         "cmd/reset": _schema(
             ResetCommand,
             "cmd/reset",

@@ -16,7 +16,6 @@ latest `state`, then every unacknowledged bucket. Last will: `offline` (QoS 1, r
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 import time
@@ -34,26 +33,16 @@ from edge.mqtt.connection import Connection, Hooks, backoff_delay
 from edge.mqtt.discovery import build_discovery
 from edge.mqtt.intake import CommandIntake
 from edge.mqtt.limits import check_message_sizes
-from edge.mqtt.payloads import OFFLINE, ONLINE, ResetDone, basic_manifest
+from edge.mqtt.payloads import OFFLINE, ONLINE, ResetDone
 from edge.mqtt.pump import JournalPump
 from edge.mqtt.settings import MqttConfigError, resolve_settings
 from edge.mqtt.throttle import ThrottledLog
 from edge.mqtt.topics import Topics
+from edge.privacy.manifest import PrivacyManifest, manifest_for_config
 
 __all__ = ["MqttConfigError", "MqttSink", "backoff_delay"]
 
 log = logging.getLogger(__name__)
-
-
-def default_manifest(config: Config) -> BaseModel:
-    """The privacy module's manifest when it exists, else the fields known from config."""
-    try:
-        module = importlib.import_module("edge.privacy.manifest")
-    except ImportError:
-        return basic_manifest(config)
-    build = getattr(module, "manifest_for_config", None)
-    manifest = build(config) if callable(build) else None
-    return manifest if isinstance(manifest, BaseModel) else basic_manifest(config)
 
 
 def _json(model: BaseModel) -> str:
@@ -97,7 +86,7 @@ class MqttSink:
         *,
         boot: str,
         inbox: CommandInbox,
-        manifest: BaseModel | None = None,
+        manifest: PrivacyManifest | None = None,
         journal: Journal | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
@@ -107,7 +96,7 @@ class MqttSink:
         self._config = config
         self._boot = boot
         self._topics = Topics.for_config(config)
-        self._manifest = _json(manifest if manifest is not None else default_manifest(config))
+        self._manifest = _json(manifest if manifest is not None else manifest_for_config(config))
         self._journal = journal if journal is not None else _open_journal(config)
         self._announcer = (
             DiscoveryAnnouncer(self._topics.discovery, discovery.model_dump_json(exclude_none=True))

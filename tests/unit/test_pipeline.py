@@ -5,10 +5,11 @@ import threading
 
 from edge.buckets import BucketClock  # noqa: F401  (the pipeline's bucket clock)
 from edge.commands import CommandInbox, Reset
-from edge.config import LineConfig, ZoneConfig
+from edge.config import LineConfig, PrivacyConfig, ZoneConfig
 from edge.count import Counters
 from edge.messages import Bucket, Snapshot
 from edge.pipeline import Pipeline
+from edge.privacy.output import OutputPrivacy
 from edge.publish import Publisher
 from edge.track import Tracker, TrackerSettings
 from tests.fakes.core import ListSource, RecordingSink, ScriptedDetector, box_at
@@ -28,7 +29,8 @@ def make(source, script, *, publish_every=0.0, bucket=5.0, inbox=None, stop=None
         detector=ScriptedDetector(script),
         tracker=Tracker(TrackerSettings(), seed=0),
         counters=Counters([LINE], [ZONE]),
-        publisher=Publisher(site="hq", sensor="door-1", sinks=[sink], boot="b00t"),
+        privacy=OutputPrivacy(PrivacyConfig()),
+        publisher=Publisher(site="hq", sensor="door-1", boot="b00t", sinks=[sink]),
         bucket_seconds=bucket,
         publish_every=publish_every,
         heartbeat=30.0,
