@@ -9,8 +9,9 @@
 #   sh broker_config/make_lab.sh OUTDIR [-H broker-host-name] [site/]sensor-id ...
 #
 # A sensor without a site is at site "hq". Users created: every sensor id given (default:
-# hq/door-1), dashboard, admin, homeassistant. Sensor ids are usernames, so they must be
-# unique on one broker. Not for production: use your own CA and keep ca.key offline.
+# hq/door-1), dashboard, admin, homeassistant, venue (the venue server). Sensor ids are
+# usernames, so they must be unique on one broker. Not for production: use your own CA
+# and keep ca.key offline.
 set -eu
 
 usage() {
@@ -120,7 +121,7 @@ done
 } >"$out/acl"
 
 [ -f "$out/passwd" ] || : >"$out/passwd"
-for user in $ids dashboard admin homeassistant; do
+for user in $ids dashboard admin homeassistant venue; do
     if [ ! -s "$out/passwords/$user" ]; then
         openssl rand -hex 16 >"$out/passwords/$user"
     fi

@@ -26,7 +26,12 @@ def _schema(model: type[BaseModel], title: str, description: str) -> dict[str, A
 
 def message_schemas() -> dict[str, dict[str, Any]]:
     """Topic (relative to the sensor's base topic) -> JSON Schema of its payload."""
-    return {
+    from importlib.metadata import entry_points
+
+    extra: dict[str, dict[str, Any]] = {}  # e.g. the venue server's (group headcount.schemas)
+    for entry in entry_points(group="headcount.schemas"):
+        extra.update(entry.load()())
+    return extra | {
         "state": _schema(
             Snapshot, "state", "Retained, QoS 1: zone occupancy and cumulative line totals."
         ),

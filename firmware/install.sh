@@ -4,6 +4,8 @@
 #   sudo firmware/install.sh              install, or upgrade in place (re-runnable)
 #   sudo firmware/install.sh --dry-run    print every action, change nothing
 #   sudo firmware/install.sh --uninstall  remove all but the config and the journal
+#   sudo firmware/install.sh --venue      install the venue server (headcount-venue.service)
+#   sudo firmware/install.sh --venue --uninstall   remove it, keeping venue.toml and history
 #
 # Run it from a checkout of the repository: it installs that checkout.
 set -euo pipefail
@@ -20,6 +22,12 @@ UNIT=/etc/systemd/system/$UNIT_NAME
 DROPIN_DIR=/etc/systemd/system/$UNIT_NAME.d
 DROPIN=$DROPIN_DIR/broker.conf
 SERVICE_USER=headcount
+VENUE_CONF_DIR=/etc/headcount-venue
+VENUE_CONFIG=$VENUE_CONF_DIR/venue.toml
+VENUE_UNIT_NAME=headcount-venue.service
+VENUE_UNIT=/etc/systemd/system/$VENUE_UNIT_NAME
+VENUE_USER=headcount-venue
+VENUE_STATE_DIR=/var/lib/headcount-venue
 # The distribution's Python: its dist-packages hold python3-picamera2 and libcamera.
 PYTHON=${HEADCOUNT_PYTHON:-/usr/bin/python3}
 
@@ -32,15 +40,19 @@ ROOT=""
 CHECK_OS=1
 PRINT_DROPIN=0
 CONFIG_ARG=""
+VENUE=0
 
 usage() {
     cat <<EOF
-usage: install.sh [--dry-run] [--uninstall] [--root DIR] [--skip-os-check]
+usage: install.sh [--dry-run] [--uninstall] [--venue] [--root DIR] [--skip-os-check]
        install.sh --print-dropin [--config FILE]
 
   --dry-run        print every action and change nothing
   --uninstall      stop and remove the service, its user, venv and unit; keep
                    $CONFIG, the MQTT password and the journal in $JOURNAL_DIR
+  --venue          install (or with --uninstall remove) the venue server instead:
+                   $VENUE_UNIT_NAME running as user $VENUE_USER with
+                   $VENUE_CONFIG and its history in $VENUE_STATE_DIR
   --root DIR       look for existing files under DIR instead of / (with --dry-run only;
                    used by the tests)
   --skip-os-check  install on an OS other than Raspberry Pi OS / Debian Bookworm or Trixie
@@ -95,6 +107,7 @@ parse_args() {
             ;;
         --skip-os-check) CHECK_OS=0 ;;
         --print-dropin) PRINT_DROPIN=1 ;;
+        --venue) VENUE=1 ;;
         --config)
             [ $# -ge 2 ] || die "--config needs a file"
             CONFIG_ARG=$2
@@ -275,18 +288,22 @@ apt_install() {
     fi
 }
 
-ensure_user() {
+user_exists() {
     if [ -n "$ROOT" ]; then
-        if grep -q "^$SERVICE_USER:" "$ROOT/etc/passwd" 2>/dev/null; then
-            say "user $SERVICE_USER exists"
-            return
-        fi
-    elif getent passwd "$SERVICE_USER" >/dev/null; then
-        say "user $SERVICE_USER exists"
+        grep -q "^$1:" "$ROOT/etc/passwd" 2>/dev/null
+    else
+        getent passwd "$1" >/dev/null
+    fi
+}
+
+ensure_user() {
+    local user=${1:-$SERVICE_USER} comment=${2:-"headcount sensor"}
+    if user_exists "$user"; then
+        say "user $user exists"
         return
     fi
     run useradd --system --user-group --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin --comment "headcount sensor" "$SERVICE_USER"
+        --shell /usr/sbin/nologin --comment "$comment" "$user"
 }
 
 # A venv outlives an OS upgrade only if its Python is still the distribution's one.
@@ -425,6 +442,108 @@ do_uninstall() {
     say "to remove the rest too: rm -rf $CONF_DIR $STATE_DIR"
 }
 
+# --- the venue server (--venue) ---------------------------------------------------
+
+# Read what the installer needs from venue.toml: its password files and history path.
+read_venue_config() {
+    local file=$1 vars
+    [ -f "$file" ] || die "no venue config at $file"
+    vars=$("$PYTHON" - "$file" <<'PY'
+import shlex
+import sys
+import tomllib
+
+path = sys.argv[1]
+try:
+    with open(path, "rb") as f:
+        cfg = tomllib.load(f)
+except (OSError, tomllib.TOMLDecodeError) as exc:
+    sys.exit(f"install.sh: cannot read {path}: {exc}")
+values = {
+    "MQTT_PASSWORD_FILE": str(cfg.get("mqtt", {}).get("password_file", "")),
+    "HTTP_PASSWORD_FILE": str(cfg.get("http", {}).get("password_file", "")),
+    "HISTORY": str(cfg.get("history", {}).get("path", "/var/lib/headcount-venue/history.sqlite")),
+}
+for key, value in values.items():
+    print(f"{key}={shlex.quote(value)}")
+PY
+    ) || exit 1
+    eval "$vars"
+    case $HISTORY in
+    "$VENUE_STATE_DIR"/*) ;;
+    *) die "[history] path = '$HISTORY' in $file: the venue service may write only $VENUE_STATE_DIR; use a file there" ;;
+    esac
+}
+
+install_venue_config() {
+    local secret
+    run install -d -m 0750 -o root -g "$VENUE_USER" "$VENUE_CONF_DIR"
+    if [ -f "$ROOT$VENUE_CONFIG" ]; then
+        say "keeping the existing $VENUE_CONFIG"
+        run chown "root:$VENUE_USER" "$VENUE_CONFIG"
+        run chmod 0640 "$VENUE_CONFIG"
+    else
+        run install -m 0640 -o root -g "$VENUE_USER" "$HERE/venue.example.toml" "$VENUE_CONFIG"
+        say "wrote $VENUE_CONFIG from the example: edit [venue], [[entrances]] and [mqtt]"
+    fi
+    for secret in "$MQTT_PASSWORD_FILE" "$HTTP_PASSWORD_FILE"; do
+        [ -n "$secret" ] || continue
+        if [ -f "$ROOT$secret" ]; then
+            run chown "root:$VENUE_USER" "$secret"
+            run chmod 0640 "$secret"
+        else
+            say "note: $secret does not exist; write the password on its first line"
+        fi
+    done
+}
+
+do_install_venue() {
+    check_platform
+    local config=$HERE/venue.example.toml
+    if [ -n "$CONFIG_ARG" ]; then
+        config=$CONFIG_ARG
+    elif [ -f "$ROOT$VENUE_CONFIG" ]; then
+        config=$ROOT$VENUE_CONFIG
+    fi
+    read_venue_config "$config"
+    apt_install python3-venv
+    ensure_user "$VENUE_USER" "headcount venue server"
+    run install -d -m 0755 "$PREFIX"
+    ensure_venv
+    SOURCE_URI=picamera2 install_package
+    install_venue_config
+    run install -d -m 0755 "$PREFIX/firmware"
+    run install -m 0644 "$HERE/README.md" "$PREFIX/firmware/README.md"
+    run install -m 0644 "$HERE/headcount-venue.service" "$VENUE_UNIT"
+    if systemd_running; then
+        run systemctl daemon-reload
+        run systemctl enable "$VENUE_UNIT_NAME"
+        run systemctl restart "$VENUE_UNIT_NAME"
+    else
+        run systemctl enable "$VENUE_UNIT_NAME"
+        say "systemd is not running here: $VENUE_UNIT_NAME starts at the next boot"
+    fi
+    say "done: journalctl -u $VENUE_UNIT_NAME -f shows the venue server's log"
+}
+
+do_uninstall_venue() {
+    if [ -f "$ROOT$VENUE_UNIT" ]; then
+        if systemd_running; then
+            run systemctl disable --now "$VENUE_UNIT_NAME"
+        else
+            run systemctl disable "$VENUE_UNIT_NAME"
+        fi
+    fi
+    run rm -f "$VENUE_UNIT"
+    if systemd_running; then
+        run systemctl daemon-reload
+    fi
+    if user_exists "$VENUE_USER"; then
+        run userdel "$VENUE_USER"
+    fi
+    say "kept: $VENUE_CONF_DIR (venue.toml and passwords), the history in $VENUE_STATE_DIR and $PREFIX (the sensor's too; install.sh --uninstall removes it)"
+}
+
 main() {
     parse_args "$@"
     if [ "$PRINT_DROPIN" -eq 1 ]; then
@@ -436,7 +555,11 @@ main() {
     if [ "$DRY_RUN" -eq 1 ]; then
         say "dry run: nothing will be changed${ROOT:+ (existing files looked up under $ROOT)}"
     fi
-    if [ "$UNINSTALL" -eq 1 ]; then
+    if [ "$VENUE" -eq 1 ] && [ "$UNINSTALL" -eq 1 ]; then
+        do_uninstall_venue
+    elif [ "$VENUE" -eq 1 ]; then
+        do_install_venue
+    elif [ "$UNINSTALL" -eq 1 ]; then
         do_uninstall
     else
         do_install

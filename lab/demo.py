@@ -155,16 +155,47 @@ def run_demo(video: Path, broker: str | None = None, realtime: bool = False) -> 
             "opencv-doc sample) or pass --video PATH"
         )
         return 2
+    from lab.demo_venue import venue_server
     from lab.embedded_broker import EmbeddedBrokerError
 
     try:
         with _broker(broker) as (host, port), tempfile.TemporaryDirectory() as journal:
             protocol = "auto" if broker else "3.1.1"  # amqtt speaks 3.1.1 only
             config = demo_config(video, host, port, Path(journal), protocol)
-            return _demo(console, config, video, host, port, realtime=realtime)
+            settings = {
+                "site": SITE,
+                "sensor": SENSOR,
+                "lines": [ln.name for ln in config.lines],
+                "zones": [z.name for z in config.zones],
+                "host": host,
+                "port": port,
+                "protocol": protocol,
+            }
+            with (
+                tempfile.TemporaryDirectory() as folder,
+                venue_server(Path(folder), **settings) as url,
+            ):
+                console.print(f"the venue page (live occupancy from this sensor): {url}")
+                status = _demo(console, config, video, host, port, realtime=realtime)
+                _linger(console, url, status)
+                return status
     except (StartupError, EmbeddedBrokerError) as error:
         console.print(f"headcount: {error}")
         return 2
+
+
+def _linger(console: Any, url: str, status: int) -> None:
+    """At a terminal, keep the broker and the venue page up until Ctrl-C."""
+    import sys
+
+    if status != 0 or not sys.stdin.isatty():
+        return
+    console.print(f"the venue page stays at {url}; Ctrl-C ends the demo")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        return
 
 
 def _demo(

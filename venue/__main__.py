@@ -1,0 +1,5 @@
+import sys
+
+from venue.cli import main
+
+sys.exit(main())
