@@ -19,11 +19,13 @@ import pytest
 SIZE = (640, 480)
 FRAME_SECONDS = 0.25
 
-# (file, normalized x1, y1, x2, y2): each person's detector box, a little widened
+# (file, normalized x1, y1, x2, y2, mirrored): each person's detector box, a little widened.
+# The basketball player is hard for the detector at this size (found in few frames): the
+# median must remove a walker it misses, too.
 PEOPLE = (
-    ("person.jpg", 0.28, 0.22, 0.44, 0.91),
-    ("basketball1.png", 0.04, 0.16, 0.26, 1.0),
-    ("basketball1.png", 0.69, 0.03, 1.0, 0.99),
+    ("person.jpg", 0.28, 0.22, 0.44, 0.91, False),
+    ("basketball1.png", 0.04, 0.16, 0.26, 1.0, False),
+    ("person.jpg", 0.28, 0.22, 0.44, 0.91, True),
 )
 
 
@@ -47,10 +49,12 @@ def street() -> np.ndarray:
 def cutouts(height: int) -> list[np.ndarray]:
     """Each person as an RGB patch `height` pixels tall."""
     out = []
-    for name, x1, y1, x2, y2 in PEOPLE:
+    for name, x1, y1, x2, y2, mirrored in PEOPLE:
         photo = sample_rgb(name)
         h, w = photo.shape[:2]
         patch = photo[int(y1 * h) : int(y2 * h), int(x1 * w) : int(x2 * w)]
+        if mirrored:
+            patch = patch[:, ::-1]
         scale = height / patch.shape[0]
         size = (max(1, round(patch.shape[1] * scale)), height)
         out.append(cv2.resize(patch, size, interpolation=cv2.INTER_AREA))
@@ -82,10 +86,38 @@ def paste(canvas: np.ndarray, patch: np.ndarray, left: int, ground: int) -> None
 WALKERS = (
     Walker(0, -120, 700, ground=430, height=190, start=0, frames=60),
     Walker(1, 660, -160, ground=470, height=230, start=20, frames=60),
-    Walker(2, -160, 660, ground=400, height=170, start=45, frames=50),
+    Walker(2, 660, -160, ground=400, height=170, start=45, frames=50),
 )
 STILL = Walker(0, 470, 470, ground=380, height=170, start=0, frames=1)
 """A person standing at one spot for the whole footage."""
+
+
+def still_box() -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) pixels of the standing person's patch."""
+    patch = cutouts(STILL.height)[STILL.person]
+    left = round(STILL.x0)
+    return left, STILL.ground - STILL.height, left + patch.shape[1], STILL.ground
+
+
+def _left(walker: Walker, index: int) -> int | None:
+    step = index - walker.start
+    if walker is not STILL and not 0 <= step <= walker.frames:
+        return None
+    share = min(1.0, max(0.0, step / walker.frames))
+    return round(walker.x0 + (walker.x1 - walker.x0) * share)
+
+
+def feet(index: int) -> list[tuple[float, float]]:
+    """Normalized true feet (bottom centre of the part in view) of the walkers at `index`."""
+    out = []
+    for walker in WALKERS:
+        left = _left(walker, index)
+        width = cutouts(walker.height)[walker.person].shape[1]
+        if left is None or left + width <= 0 or left >= SIZE[0]:
+            continue
+        seen = (max(0, left) + min(SIZE[0], left + width)) / 2
+        out.append((seen / SIZE[0], walker.ground / SIZE[1]))
+    return out
 
 
 def frames(count: int = 100, still: bool = False) -> list[np.ndarray]:
@@ -97,11 +129,9 @@ def frames(count: int = 100, still: bool = False) -> list[np.ndarray]:
     for index in range(count):
         canvas = background.copy()
         for walker in walkers:
-            step = index - walker.start
-            if walker is not STILL and not 0 <= step <= walker.frames:
+            left = _left(walker, index)
+            if left is None:
                 continue
-            share = min(1.0, max(0.0, step / walker.frames))
-            left = round(walker.x0 + (walker.x1 - walker.x0) * share)
             paste(canvas, patches[(walker.person, walker.height)], left, walker.ground)
         out.append(canvas)
     return out
