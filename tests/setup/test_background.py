@@ -41,7 +41,13 @@ def people(detector, image) -> Detections:
     return found[found.score >= BackgroundSettings().blank_score]
 
 
-def test_walkers_vanish_and_the_street_is_exact(detector):
+@pytest.fixture(scope="module")
+def moving(detector) -> tuple[np.ndarray, SetupSession]:
+    """The served background and the session after 100 frames of walkers (25 s)."""
+    return served(detector, scene.frames(100))
+
+
+def test_walkers_vanish_and_the_street_is_exact(detector, moving):
     footage = scene.frames(100)
     found = [len(people(detector, footage[i])) for i in (30, 50, 70)]
     assert all(found), f"the detector sees the people in the scene: {found}"
