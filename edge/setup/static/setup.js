@@ -214,6 +214,7 @@
       const response = await api("/api/state");
       const view = await response.json();
       state.view = view;
+      canvas.dataset.dots = String(view.dots.length);
       document.getElementById("timer").textContent = `setup stops in ${Math.ceil(view.seconds_left / 60)} min`;
       const bg = view.background;
       if (bg && bg.version !== state.version) {
