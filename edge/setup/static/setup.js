@@ -11,7 +11,7 @@
   const GRAB = 12; // pixels (canvas units) within which a point is grabbed
   const state = {
     tool: "line",
-    lines: [], // {name, a: [x, y], b: [x, y], dir: 1 | -1}
+    lines: [], // {name, a: [x, y], b: [x, y], dir: 1 | -1, kept: the file's "inside" until edited}
     zones: [], // {name, polygon: [[x, y], ...]}
     draft: null, // the shape being drawn
     drag: null, // {shape, index} of a point being moved
@@ -27,6 +27,7 @@
   const clamp = (v) => Math.min(1, Math.max(0, v));
   const round = (v) => Math.round(v * 10000) / 10000;
   function inside(line) {
+    if (line.kept) return line.kept;
     const dx = line.b[0] - line.a[0], dy = line.b[1] - line.a[1];
     const length = Math.hypot(dx, dy);
     const [nx, ny] = length > 0 ? [-dy / length, dx / length] : [0, 1];
@@ -36,7 +37,7 @@
   function fromConfig(line) {
     const [a, b] = line.points;
     const cross = (b[0] - a[0]) * (line.inside[1] - a[1]) - (b[1] - a[1]) * (line.inside[0] - a[0]);
-    return { name: line.name, a: a.slice(), b: b.slice(), dir: cross >= 0 ? 1 : -1 };
+    return { name: line.name, a: a.slice(), b: b.slice(), dir: cross >= 0 ? 1 : -1, kept: line.inside };
   }
   const toPx = ([x, y]) => [x * canvas.width, y * canvas.height];
   function pointer(event) {
@@ -58,7 +59,10 @@
   function paint() {
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     if (state.image) ctx.drawImage(state.image, 0, 0, canvas.width, canvas.height);
-    state.zones.forEach((zone) => paintZone(zone.polygon, true));
+    state.zones.forEach((zone) => {
+      paintZone(zone.polygon, true);
+      paintZoneName(zone);
+    });
     if (state.draft && state.draft.polygon) paintZone(state.draft.polygon, false);
     state.lines.forEach(paintLine);
     if (state.draft && state.draft.a) paintLine(state.draft);
@@ -89,6 +93,13 @@
     if (closed) ctx.fill();
     ctx.stroke();
     polygon.map(toPx).forEach(handle);
+  }
+  function paintZoneName(zone) {
+    if (!zone.polygon.length) return;
+    const [x, y] = toPx(zone.polygon[0]);
+    ctx.fillStyle = "#fff";
+    ctx.font = "bold 13px system-ui, sans-serif";
+    ctx.fillText(zone.name || "", x + 6, y + 16);
   }
   function paintLine(line) {
     const [ax, ay] = toPx(line.a), [bx, by] = toPx(line.b);
@@ -139,6 +150,7 @@
       flip.textContent = "Flip in/out";
       flip.addEventListener("click", () => {
         shape.dir = -shape.dir;
+        shape.kept = null;
         changed();
       });
       item.append(flip);
@@ -191,11 +203,13 @@
     if (body.error) say(body.error, "error");
     else if (message.className === "error") say("", "");
   }
+  let saves = 0;
   async function save() {
     clearTimeout(previewTimer);
     const response = await api("/api/save", { method: "POST", body: JSON.stringify(drawing()) });
     const body = await response.json();
     say(body.error || body.message, body.error ? "error" : "ok");
+    message.dataset.saves = String(++saves);
   }
   async function load() {
     const response = await api("/api/drawing");
@@ -252,12 +266,12 @@
   }
   function grab(p) {
     for (const line of state.lines) {
-      if (near(line.a, p)) return { point: line.a };
-      if (near(line.b, p)) return { point: line.b };
+      if (near(line.a, p)) return { point: line.a, shape: line };
+      if (near(line.b, p)) return { point: line.b, shape: line };
     }
     for (const zone of state.zones) {
       const point = zone.polygon.find((q) => near(q, p));
-      if (point) return { point };
+      if (point) return { point, shape: zone };
     }
     return null;
   }
@@ -275,6 +289,7 @@
     if (state.drag) {
       state.drag.point[0] = p[0];
       state.drag.point[1] = p[1];
+      state.drag.shape.kept = null;
       paint();
     } else if (state.draft && state.draft.a) {
       state.draft.b = p;
