@@ -91,8 +91,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
 
 
-def open_input(config: Config, uri: str, size: tuple[int, int]) -> tuple[Detector, FrameSource]:
-    """The detector (finding people down to the blanking threshold) and the source at `size`."""
+def open_input(
+    config: Config, uri: str, size: tuple[int, int]
+) -> tuple[Detector, Callable[[], FrameSource]]:
+    """The detector (finding people down to the blanking threshold) and a maker of opened
+    sources at `size`: the first is opened now, a file's next one when it ends."""
     from edge.bootstrap import StartupError, build_detector
     from edge.frames import SourceError
     from edge.plugins import plugin_uri
@@ -104,14 +107,32 @@ def open_input(config: Config, uri: str, size: tuple[int, int]) -> tuple[Detecto
     detector_config = config.detector.model_copy(update={"low_score_threshold": low})
     plugin = plugin_uri(uri)
     try:
-        if plugin is not None:
-            pair = plugin.open()
-            return pair.detector, pair.source(size)
-        detector = build_detector(config.model_copy(update={"detector": detector_config}))
+        pair = plugin.open() if plugin is not None else None
         live = uri.strip() == "picamera2" or uri.strip().isdigit() or "://" in uri
-        return detector, open_source(uri, size, realtime=not live, fps=config.source.fps)
+
+        def make() -> FrameSource:
+            if pair is not None:
+                return pair.source(size)
+            return open_source(uri, size, realtime=not live, fps=config.source.fps)
+
+        if pair is not None:
+            detector = pair.detector
+        else:
+            detector = build_detector(config.model_copy(update={"detector": detector_config}))
+        first = make()
+        first.open()  # loads the camera's libraries before the guard; fails here, in a sentence
     except (SourceError, StartupError) as error:
         raise SetupError(str(error)) from None
+    pending = [first]
+
+    def opened() -> FrameSource:
+        if pending:
+            return pending.pop()
+        source = make()
+        source.open()
+        return source
+
+    return detector, opened
 
 
 def _bind(listen: Listen) -> socket.socket:

@@ -58,11 +58,14 @@ class _LockedDetector:
 
 
 class SetupSession:
-    """Frames in, a clean background and a live view out, until `stop` is set."""
+    """Frames in, a clean background and a live view out, until `stop` is set.
+
+    `source` makes an opened frame source; it is called again when a file ends.
+    """
 
     def __init__(
         self,
-        source: FrameSource | None,
+        source: Callable[[], FrameSource] | None,
         detector: Detector,
         config: Config,
         *,
@@ -71,7 +74,7 @@ class SetupSession:
         guard_check: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.source = source
+        self.new_source = source
         self.detector = _LockedDetector(detector)
         self.settings = settings or BackgroundSettings()
         self.refresh_seconds = refresh_seconds
@@ -86,6 +89,7 @@ class SetupSession:
         self.frames = 0
         self.error: BaseException | None = None
         self._first_frame_at: float | None = None
+        self._times = _FrameTimes()
 
     # --- what the page reads ----------------------------------------------------
 
@@ -125,12 +129,19 @@ class SetupSession:
 
     def run(self, stop: threading.Event) -> None:
         """Read and process frames until `stop`; a failure is kept in `error` and stops all."""
-        if self.source is None:
+        if self.new_source is None:
             raise ValueError("this session has no source; call step() with frames instead")
+        source = self.new_source()
         try:
-            self.source.open()
             while not stop.is_set():
-                self.step(self._read(self.source))
+                frame = source.read()
+                if frame is None:  # a file: play it again, so the page keeps moving
+                    source.close()
+                    source = self.new_source()
+                    frame = source.read()
+                    if frame is None:
+                        raise SourceError("the source delivers no frames; check --source")
+                self.step(self._times.continued(frame))
                 if self._guard_check is not None:
                     self._guard_check()
         except Exception as error:  # kept for the command to report; the page stops
@@ -139,7 +150,7 @@ class SetupSession:
             stop.set()
         finally:
             self._refresh_wanted.set()  # let the refresh thread see `stop`
-            self.source.close()
+            source.close()
 
     def refresh_loop(self, stop: threading.Event) -> None:
         """Rebuild the background whenever the frame thread asks, until `stop`."""
@@ -155,19 +166,6 @@ class SetupSession:
                 self.error = error
                 stop.set()
                 return
-
-    @staticmethod
-    def _read(source: FrameSource) -> Frame:
-        """The next frame; a file starts over at its end so the page keeps moving."""
-        frame = source.read()
-        if frame is not None:
-            return frame
-        source.close()
-        source.open()
-        frame = source.read()
-        if frame is None:
-            raise SourceError("the source delivers no frames; check [source] uri or --source")
-        return frame
 
     # --- the work ---------------------------------------------------------------
 
@@ -206,6 +204,25 @@ class SetupSession:
             )
             self._background = served
         return served
+
+
+class _FrameTimes:
+    """Frame times that keep growing when a file starts over (its clock starts over too)."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._last: float | None = None
+        self._gap = 0.04
+
+    def continued(self, frame: Frame) -> Frame:
+        timestamp = frame.timestamp + self._offset
+        if self._last is not None and timestamp <= self._last:
+            self._offset += self._last + self._gap - timestamp
+            timestamp = self._last + self._gap
+        elif self._last is not None:
+            self._gap = timestamp - self._last
+        self._last = timestamp
+        return Frame(frame.image, frame.index, timestamp)
 
 
 def fit(image: npt.NDArray[np.uint8], size: tuple[int, int]) -> npt.NDArray[np.uint8]:

@@ -55,7 +55,8 @@ def serving(config_path: Path, detector: Detector, footage: list[np.ndarray]) ->
     the whole footage first, then the footage loops for the live dots."""
     config = load_config(config_path)
     source = LoopedFootage(footage)
-    session = SetupSession(source, detector, config)
+    source.open()
+    session = SetupSession(lambda: source, detector, config)
     for index, image in enumerate(footage):
         session.step(Frame(image, index, index * scene.FRAME_SECONDS))
     session.refresh()
