@@ -50,6 +50,11 @@ class LivePreview:
         counters = self._counters_for(lines, zones)
         with self._lock:
             self._counters = counters
+            self._state = LiveState(
+                self._state.dots,
+                {line.name: (0, 0) for line in lines},
+                {zone.name: 0 for zone in zones},
+            )
 
     def update(self, detections: Detections, timestamp: float) -> LiveState:
         """Advance by one frame's detections; returns (and keeps) this frame's view."""
@@ -62,7 +67,8 @@ class LivePreview:
             for x, y in np.clip(seen, 0.0, 1.0)
         )
         state = LiveState(tuple(dots), counted.totals, counted.occupancy)
-        self._state = state
+        with self._lock:
+            self._state = state
         return state
 
     @property
