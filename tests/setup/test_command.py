@@ -186,3 +186,19 @@ def test_bad_arguments_get_one_sentence(tmp_path, listen, minutes, says):
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(f"headcount: {says}")
     assert "Traceback" not in done.stderr
+
+
+def test_headcount_privacy_states_setup_mode():
+    done = subprocess.run(
+        [*HEADCOUNT, "privacy"], capture_output=True, text=True, timeout=120, check=True
+    )
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("Setup page:")]
+    for fact in (
+        "by hand",
+        "limited time",
+        "token",
+        "people removed",
+        "without ids",
+        "writes only the config and its backup",
+    ):
+        assert fact in line, fact
