@@ -87,6 +87,8 @@ class SetupSession:
         self._last_refresh: float | None = None
         self._refresh_wanted = threading.Event()
         self.frames = 0
+        self.refreshes = 0
+        self.refresh_seconds_total = 0.0  # wall time spent rebuilding backgrounds
         self.error: BaseException | None = None
         self._first_frame_at: float | None = None
         self._times = _FrameTimes()
@@ -190,6 +192,7 @@ class SetupSession:
 
     def refresh(self) -> ServedBackground:
         """Rebuild the served background from the buffer now."""
+        started = time.perf_counter()
         image, unseen = self._median.median()
         cleaned = clean(image, unseen, self.detector, self.settings)
         png = encode_png(cleaned.image)
@@ -203,6 +206,8 @@ class SetupSession:
                 frames=self._median.count,
             )
             self._background = served
+        self.refreshes += 1
+        self.refresh_seconds_total += time.perf_counter() - started
         return served
 
 
