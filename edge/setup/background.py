@@ -8,7 +8,8 @@ there most of the time) is blanked, and so is every region where the detector st
 finds a person in the result at `blank_score`. The image lives in memory only.
 
 Memory: the buffer holds `frames` images at page size plus one mask byte a pixel,
-`frames * width * height * 4` bytes (24 x 640 x 480: 29.5 MB); the median works in
+`frames * width * height * 4` bytes, at most 24 x 640 x 480 x 4 = 29.5 MB (a square
+detector's page is 480x480: 22.1 MB); the median works in
 bands of `BAND_ROWS` rows (24 x 32 x 640 x 3 bytes, twice: 2.9 MB of temporaries).
 """
 
@@ -60,6 +61,21 @@ class BackgroundSettings:
     def memory_bytes(self) -> int:
         """Bytes held by the frame buffer and its masks."""
         return self.frames * self.width * self.height * 4
+
+
+PAGE_BOX = (640, 480)
+"""The background is as large as fits in this box with the detector's aspect ratio."""
+
+
+def page_size(input_size: tuple[int, int], box: tuple[int, int] = PAGE_BOX) -> tuple[int, int]:
+    """(width, height) with the aspect ratio of `input_size`, as large as fits in `box`.
+
+    The same aspect as the sensor's own capture means the same field of view from a Pi
+    camera (whose ISP crops to the output's aspect); a square detector gets 480x480.
+    """
+    width, height = input_size
+    scale = min(box[0] / width, box[1] / height)
+    return max(16, round(width * scale)), max(16, round(height * scale))
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the web stack, numpy and the detector load only when setup 
     from edge.detections import Detector
     from edge.frames import FrameSource
     from edge.privacy.guard import Guard
+    from edge.setup.background import BackgroundSettings
     from edge.setup.configfile import ConfigFile
     from edge.setup.session import SetupSession
 
@@ -92,33 +93,36 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def open_input(
-    config: Config, uri: str, size: tuple[int, int]
-) -> tuple[Detector, Callable[[], FrameSource]]:
-    """The detector (finding people down to the blanking threshold) and a maker of opened
-    sources at `size`: the first is opened now, a file's next one when it ends."""
+    config: Config, uri: str
+) -> tuple[Detector, Callable[[], FrameSource], BackgroundSettings]:
+    """The detector (finding people down to the blanking threshold), a maker of opened
+    sources (the first is opened now, a file's next one when it ends) and the background's
+    settings at page size: the detector's aspect ratio, so a Pi camera shows the very view
+    the sensor counts on."""
     from edge.bootstrap import StartupError, build_detector
     from edge.frames import SourceError
     from edge.plugins import plugin_uri
-    from edge.setup.background import BackgroundSettings
+    from edge.setup.background import BackgroundSettings, page_size
     from edge.sources import open_source
 
-    blank = BackgroundSettings().blank_score
-    low = min(config.detector.low_score_threshold, blank)
+    low = min(config.detector.low_score_threshold, BackgroundSettings().blank_score)
     detector_config = config.detector.model_copy(update={"low_score_threshold": low})
     plugin = plugin_uri(uri)
+    live = uri.strip() == "picamera2" or uri.strip().isdigit() or "://" in uri
     try:
         pair = plugin.open() if plugin is not None else None
-        live = uri.strip() == "picamera2" or uri.strip().isdigit() or "://" in uri
-
-        def make() -> FrameSource:
-            if pair is not None:
-                return pair.source(size)
-            return open_source(uri, size, realtime=not live, fps=config.source.fps)
-
         if pair is not None:
             detector = pair.detector
         else:
             detector = build_detector(config.model_copy(update={"detector": detector_config}))
+        width, height = page_size(detector.input_size)
+        settings = BackgroundSettings(width=width, height=height)
+
+        def make() -> FrameSource:
+            if pair is not None:
+                return pair.source(settings.size)
+            return open_source(uri, settings.size, realtime=not live, fps=config.source.fps)
+
         first = make()
         first.open()  # loads the camera's libraries before the guard; fails here, in a sentence
     except (SourceError, StartupError) as error:
@@ -132,7 +136,7 @@ def open_input(
         source.open()
         return source
 
-    return detector, opened
+    return detector, opened, settings
 
 
 def _bind(listen: Listen) -> socket.socket:
@@ -174,12 +178,10 @@ def run_setup(
     if refused is not None:
         raise SetupError(refused)
     from edge.setup.app import new_token
-    from edge.setup.background import BackgroundSettings
     from edge.setup.configfile import ConfigFile
     from edge.setup.session import SetupSession
 
-    settings = BackgroundSettings()
-    detector, source = open_input(config, args.source or config.source.uri, settings.size)
+    detector, source, settings = open_input(config, args.source or config.source.uri)
     config_file = ConfigFile(args.config)
     guard = _install_guard(config, listen, config_file)
     sock = _bind(listen)

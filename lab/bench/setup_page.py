@@ -32,7 +32,7 @@ import numpy.typing as npt
 
 from edge.config import Config, parse_config
 from edge.frames import Frame
-from edge.setup.background import BackgroundSettings
+from edge.setup.background import BackgroundSettings, page_size
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class SetupPageResult:
     sensor_cpu_ms: float  # CPU time of the whole process per frame (all threads)
     setup_fps: float
     setup_cpu_ms: float
+    page: tuple[int, int]
     refreshes: int
     refresh_ms: float  # mean wall time of one background refresh (median, clean, PNG)
     polls: int
@@ -118,6 +119,12 @@ class _Looped:
         pass
 
 
+def _input_size(config: Config) -> tuple[int, int]:
+    from edge.detect import load_detector
+
+    return load_detector(config.detector).input_size
+
+
 def measure_sensor(config: Config, seconds: float) -> tuple[float, float]:
     """(frames/s, CPU ms a frame) of detector, tracker and counters at the detector's size."""
     from edge.bootstrap import build_detector, tracker_settings
@@ -146,8 +153,8 @@ def measure_setup(config: Config, seconds: float) -> tuple[float, float, int, fl
     from edge.setup.configfile import ConfigFile
     from edge.setup.session import SetupSession
 
-    settings = BackgroundSettings()
     detector = build_detector(config)
+    settings = BackgroundSettings(*page_size(detector.input_size))  # as `headcount setup`
     source = _Looped(_footage(settings.size))
     session = SetupSession(lambda: source, detector, config, settings=settings)
     sock = socket.socket()
@@ -200,6 +207,7 @@ def measure(seconds: float, threads: int, rounds: int = ROUNDS) -> SetupPageResu
     """Alternate the two runs `rounds` times and keep each one's fastest, so a neighbour's
     burst of load on a shared machine does not decide the comparison."""
     config = _config(threads)
+    page = page_size(_input_size(config))
     sensor: list[tuple[float, float]] = []
     setup: list[tuple[float, float, int, float, int]] = []
     for _ in range(rounds):
@@ -218,7 +226,8 @@ def measure(seconds: float, threads: int, rounds: int = ROUNDS) -> SetupPageResu
         refreshes=refreshes,
         refresh_ms=refresh_ms,
         polls=polls,
-        buffer_mb=BackgroundSettings().memory_bytes / 1e6,
+        page=page,
+        buffer_mb=BackgroundSettings(*page).memory_bytes / 1e6,
         load=os.getloadavg()[0],
     )
 
@@ -226,6 +235,7 @@ def measure(seconds: float, threads: int, rounds: int = ROUNDS) -> SetupPageResu
 def report(result: SetupPageResult, info: dict[str, str]) -> str:
     """SETUP.md: the figures, how they were taken, and the machine."""
     machine = "\n".join(f"| {key} | {value} |" for key, value in info.items())
+    w, h = result.page
     return f"""# The setup page's cost to the frame rate
 
 Measured by `python -m lab.bench.setup_page`: the two runs alternate {result.rounds} times,
@@ -233,7 +243,8 @@ Measured by `python -m lab.bench.setup_page`: the two runs alternate {result.rou
 shipped uint8 model, OpenCV's `vtest.avi` decoded into memory first; the machine's load
 average was {result.load:.1f} at the end). "Sensor" is what `headcount run` does per
 frame (frames at the detector's size; detector, tracker, counters). "Setup, page open"
-is `headcount setup`'s frame thread on 640x480 frames plus its refresh thread (background
+is `headcount setup`'s frame thread on {w}x{h} frames (the page's size for this
+detector) plus its refresh thread (background
 every 3 s of footage) while a client polls the state every {POLL_SECONDS:g} s and fetches
 every new background, as the page does.
 
@@ -250,8 +261,9 @@ page costs the sensor's loop about the difference, on its own thread.
 
 - {result.refreshes} background refreshes, {result.refresh_ms:.0f} ms each on average (median of
   24 frames, detector on the result, PNG), on their own thread; {result.polls} state polls.
-- Memory: the background buffer holds {result.buffer_mb:.1f} MB (24 frames of 640x480 RGB plus
-  a mask byte a pixel); the median works in 32-row bands (about 3 MB at a time).
+- Memory: the background buffer holds {result.buffer_mb:.1f} MB (24 frames of {w}x{h} RGB plus
+  a mask byte a pixel; at most 29.5 MB, for 640x480); the median works in 32-row bands
+  (under 3 MB at a time).
 - Setup runs instead of the service (it refuses while the service runs), so this is the
   rate the installer's page sees, not a slowdown of live counting. On a shared or busy
   machine both figures move together; compare them, not the absolute numbers.

@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 from edge.config import parse_config
 from edge.detections import Detections
 from edge.frames import Frame
-from edge.setup.background import BLANK, BackgroundSettings, MaskedMedian, _band_median
+from edge.setup.background import (
+    BLANK,
+    BackgroundSettings,
+    MaskedMedian,
+    _band_median,
+    page_size,
+)
 from edge.setup.session import SetupSession
 from tests.setup import scene
 
@@ -130,3 +136,18 @@ def test_a_frame_of_the_wrong_size_is_refused():
     median = MaskedMedian(BackgroundSettings())
     with pytest.raises(ValueError, match="640"):
         median.offer(np.zeros((10, 10, 3), np.uint8), Detections.empty(), 0.0)
+
+
+@pytest.mark.parametrize(
+    ("input_size", "page"),
+    [
+        ((300, 300), (480, 480)),
+        ((320, 320), (480, 480)),
+        ((640, 480), (640, 480)),
+        ((640, 360), (640, 360)),
+        ((224, 288), (373, 480)),
+    ],
+)
+def test_the_page_has_the_detector_aspect_within_640x480(input_size, page):
+    assert page_size(input_size) == page
+    assert BackgroundSettings(*page).memory_bytes <= BackgroundSettings().memory_bytes

@@ -235,6 +235,10 @@
         const image = await api("/api/background.png");
         if (image.status === 200) {
           state.image = await createImageBitmap(await image.blob());
+          if (canvas.width !== state.image.width || canvas.height !== state.image.height) {
+            canvas.width = state.image.width; // the detector's aspect ratio
+            canvas.height = state.image.height;
+          }
           state.version = bg.version;
           document.getElementById("note").textContent =
             `Background: median of ${bg.frames} frames; ${bg.blanked_regions} region(s) blanked ` +

@@ -9,7 +9,7 @@ def test_a_short_run_writes_its_figures(tmp_path, capsys):
     assert main(["--out", str(tmp_path), "--seconds", "3", "--threads", "2", "--rounds", "1"]) == 0
     text = (tmp_path / "SETUP.md").read_text()
     assert "| sensor |" in text and "| setup, page open |" in text
-    assert "29.5 MB" in text  # 24 x 640 x 480 x 4 bytes
+    assert "22.1 MB" in text  # 24 x 480 x 480 x 4 bytes: the shipped model is square
     assert "## Machine" in text and "ai-edge-litert" in text
     out = capsys.readouterr().out
     assert "fps" in out and "wrote" in out
