@@ -243,4 +243,7 @@ def _serve(
             thread.join(timeout=30)
     if session.error is not None:
         raise SetupStoppedError(f"setup stopped: {session.error}")
-    log.info("setup stopped; the page is no longer served")
+    log.info(
+        "setup stopped; the page is no longer served. Start the sensor again: "
+        "sudo systemctl start headcount"
+    )
