@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from edge.config import ConfigError, load_config
+from edge.config import ConfigError
 from edge.setup.configfile import ConfigFile, Drawing, drawing_of
 from edge.setup.session import SetupSession
 
@@ -143,7 +143,7 @@ def build_app(context: PageContext) -> Starlette:
 
     async def drawing(request: Request) -> Response:
         try:
-            config = load_config(config_file.path)
+            config = config_file.load()
         except ConfigError as error:
             return JSONResponse({"error": str(error)}, status_code=422)
         return JSONResponse(drawing_of(config).model_dump())

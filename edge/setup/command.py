@@ -173,16 +173,19 @@ def run_setup(
     listen = parse_listen(args.listen)
     if not 0 < args.minutes <= MAX_MINUTES:
         raise SetupError(f"--minutes must be more than 0 and at most {MAX_MINUTES:g}")
-    config = load_config(args.config)
+    from edge.setup.configfile import ConfigFile
+
+    config_file = ConfigFile(args.config)
+    if not config_file.path.is_file():
+        load_config(args.config)  # the CLI's sentence for a missing file
+    config = config_file.load()
     refused = refusal(probe or SystemctlProbe())
     if refused is not None:
         raise SetupError(refused)
     from edge.setup.app import new_token
-    from edge.setup.configfile import ConfigFile
     from edge.setup.session import SetupSession
 
     detector, source, settings = open_input(config, args.source or config.source.uri)
-    config_file = ConfigFile(args.config)
     guard = _install_guard(config, listen, config_file)
     sock = _bind(listen)
     token = new_token()

@@ -78,6 +78,20 @@ class ConfigFile:
         self.path = Path(os.path.realpath(path))
         self.backup = self.path.with_name(self.path.name + ".bak")
 
+    def load(self) -> Config:
+        """The config as `headcount run` reads it, except that it may have no line or zone
+        yet: drawing the first ones is what setup is for. Raises ConfigError otherwise."""
+        text = self._read()
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"{self.path}: not valid TOML: {error}") from None
+        if data.get("lines") or data.get("zones"):
+            return parse_config(data, str(self.path))
+        placeholder = {"name": "setup", "polygon": [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]}
+        config = parse_config({**data, "zones": [placeholder]}, str(self.path))
+        return config.model_copy(update={"lines": [], "zones": []})
+
     def _read(self) -> str:
         try:
             return self.path.read_text(encoding="utf-8")

@@ -144,3 +144,16 @@ def test_the_drawing_keeps_other_keys_of_a_line_that_keeps_its_name(config_path)
     assert tomllib.loads(text)["lines"][0]["hysteresis"] == 0.2
     assert "old" not in tomllib.loads(text)["lines"][0]["name"]
     assert config_path.read_text() == ORIGINAL  # render writes nothing
+
+
+def test_setup_loads_a_config_with_nothing_drawn_yet(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[sensor]\nid = "new-1"\n\n[detector]\nthreads = 2\n')
+    config = ConfigFile(path).load()
+    assert (config.sensor.id, config.lines, config.zones) == ("new-1", [], [])
+    assert config.detector.threads == 2
+    with pytest.raises(ConfigError, match="add at least one"):
+        ConfigFile(path).save(Drawing())  # saving still needs something to count
+    path.write_text('[sensor]\nid = "new 1"\n')
+    with pytest.raises(ConfigError, match=r"sensor\.id: use 1 to 64 letters"):
+        ConfigFile(path).load()
