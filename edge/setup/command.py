@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import ipaddress
 import logging
+import signal
 import socket
 import sys
 import threading
@@ -217,6 +218,7 @@ def _install_guard(config: Config, listen: Listen, config_file: ConfigFile) -> G
 def _serve(
     session: SetupSession, config_file: ConfigFile, sock: socket.socket, token: str, seconds: float
 ) -> None:
+    """Serve until the time limit, SIGINT/SIGTERM or a failure; then nothing listens."""
     import uvicorn
 
     from edge.setup.app import PageContext, build_app
@@ -227,23 +229,24 @@ def _serve(
         uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", loop="asyncio")
     )
     stop = threading.Event()
-    threads = session.start(stop)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
 
-    def watch() -> None:
-        stop.wait(max(0.0, deadline - time.monotonic()))
-        stop.set()
-        server.should_exit = True
+    def serve() -> None:
+        try:
+            server.run(sockets=[sock])
+        finally:
+            stop.set()
 
-    watcher = threading.Thread(target=watch, name="setup-deadline", daemon=True)
-    watcher.start()
-    try:
-        server.run(sockets=[sock])
-    finally:
-        stop.set()
-        with contextlib.suppress(OSError):
-            sock.close()
-        for thread in threads:
-            thread.join(timeout=30)
+    workers = [*session.start(stop), threading.Thread(target=serve, name="setup-http", daemon=True)]
+    workers[-1].start()
+    stop.wait(max(0.0, deadline - time.monotonic()))
+    stop.set()
+    server.should_exit = True
+    for worker in workers:
+        worker.join(timeout=30)
+    with contextlib.suppress(OSError):
+        sock.close()
     if session.error is not None:
         raise SetupStoppedError(f"setup stopped: {session.error}")
     log.info(

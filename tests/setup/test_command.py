@@ -8,6 +8,7 @@ import json
 import os
 import selectors
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -198,3 +199,27 @@ def test_headcount_privacy_states_setup_mode():
         "writes only the config and its backup",
     ):
         assert fact in line, fact
+
+
+def test_sigterm_stops_it_cleanly_and_nothing_listens(tmp_path, video):
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    process = subprocess.Popen(
+        [*HEADCOUNT, "setup", "--config", str(config), "--source", str(video),
+         "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=fake_systemctl(tmp_path / "bin", active=False),
+    )  # fmt: skip
+    try:
+        url = first_line(process)
+        assert get(url)[0] == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    port = int(url.split("/?token=")[0].rsplit(":", 1)[1])
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 5):
+        pass
+    assert "Start the sensor again" in process.stderr.read()
+    assert config.read_text() == CONFIG
