@@ -104,80 +104,87 @@ async def _drawing_from(request: Request) -> Drawing | JSONResponse:
         )
 
 
-def build_app(context: PageContext) -> Starlette:
-    """The Starlette app serving one setup run."""
-    page = _page_html()
-    session, config_file = context.session, context.config_file
+def state_json(context: PageContext) -> dict[str, Any]:
+    """The live state the page polls: dots, the preview's counts, the background's notes."""
+    view, background = context.session.view, context.session.background
+    return {
+        "dots": [list(dot) for dot in view.dots],
+        "lines": {name: {"in": n_in, "out": n_out} for name, (n_in, n_out) in view.lines.items()},
+        "zones": {name: {"occupancy": n} for name, n in view.zones.items()},
+        "background": None
+        if background is None
+        else {
+            "version": background.version,
+            "blanked_regions": background.blanked_regions,
+            "unseen_share": round(background.unseen_share, 3),
+            "frames": background.frames,
+        },
+        "fps": round(context.session.fps, 1),
+        "seconds_left": max(0, round(context.deadline - time.monotonic())),
+    }
 
-    async def index(request: Request) -> Response:
-        return HTMLResponse(page)
 
-    async def state(request: Request) -> Response:
-        view = session.view
-        background = session.background
-        return JSONResponse(
-            {
-                "dots": [list(dot) for dot in view.dots],
-                "lines": {
-                    name: {"in": n_in, "out": n_out} for name, (n_in, n_out) in view.lines.items()
-                },
-                "zones": {name: {"occupancy": n} for name, n in view.zones.items()},
-                "background": None
-                if background is None
-                else {
-                    "version": background.version,
-                    "blanked_regions": background.blanked_regions,
-                    "unseen_share": round(background.unseen_share, 3),
-                    "frames": background.frames,
-                },
-                "fps": round(session.fps, 1),
-                "seconds_left": max(0, round(context.deadline - time.monotonic())),
-            }
-        )
+class _Endpoints:
+    """The routes' handlers over one setup run's context."""
 
-    async def background_png(request: Request) -> Response:
-        background = session.background
-        if background is None:
+    def __init__(self, context: PageContext) -> None:
+        self.context = context
+        self.page = _page_html()
+
+    async def index(self, request: Request) -> Response:
+        return HTMLResponse(self.page)
+
+    async def state(self, request: Request) -> Response:
+        return JSONResponse(state_json(self.context))
+
+    async def background(self, request: Request) -> Response:
+        served = self.context.session.background
+        if served is None:
             return Response(status_code=204)
-        return Response(background.png, media_type="image/png")
+        return Response(served.png, media_type="image/png")
 
-    async def drawing(request: Request) -> Response:
+    async def drawing(self, request: Request) -> Response:
         try:
-            config = config_file.load()
+            config = self.context.config_file.load()
         except ConfigError as error:
             return JSONResponse({"error": str(error)}, status_code=422)
         return JSONResponse(drawing_of(config).model_dump())
 
-    async def preview(request: Request) -> Response:
+    async def preview(self, request: Request) -> Response:
         parsed = await _drawing_from(request)
         if isinstance(parsed, JSONResponse):
             return parsed
         try:
-            _, config = config_file.render(parsed)
+            _, config = self.context.config_file.render(parsed)
         except ConfigError as error:
             return JSONResponse({"error": str(error)}, status_code=422)
-        session.set_drawing(config.lines, config.zones)
+        self.context.session.set_drawing(config.lines, config.zones)
         return JSONResponse({"ok": True})
 
-    async def save(request: Request) -> Response:
+    async def save(self, request: Request) -> Response:
         parsed = await _drawing_from(request)
         if isinstance(parsed, JSONResponse):
             return parsed
+        file = self.context.config_file
         try:
-            config = config_file.save(parsed)
+            config = file.save(parsed)
         except ConfigError as error:
             return JSONResponse({"error": str(error)}, status_code=422)
-        session.set_drawing(config.lines, config.zones)
-        return JSONResponse({"ok": True, "message": config_file.saved_message(config)})
+        self.context.session.set_drawing(config.lines, config.zones)
+        return JSONResponse({"ok": True, "message": file.saved_message(config)})
 
+
+def build_app(context: PageContext) -> Starlette:
+    """The Starlette app serving one setup run."""
+    api = _Endpoints(context)
     return Starlette(
         routes=[
-            Route("/", index),
-            Route("/api/state", state),
-            Route("/api/background.png", background_png),
-            Route("/api/drawing", drawing),
-            Route("/api/preview", preview, methods=["POST"]),
-            Route("/api/save", save, methods=["POST"]),
+            Route("/", api.index),
+            Route("/api/state", api.state),
+            Route("/api/background.png", api.background),
+            Route("/api/drawing", api.drawing),
+            Route("/api/preview", api.preview, methods=["POST"]),
+            Route("/api/save", api.save, methods=["POST"]),
         ],
         middleware=[Middleware(_TokenGate, token=context.token)],
     )
