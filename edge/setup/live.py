@@ -51,7 +51,7 @@ class LivePreview:
         with self._lock:
             self._counters = counters
             self._state = LiveState(
-                self._state.dots,
+                (),  # until the next frame, which the new counters see too
                 {line.name: (0, 0) for line in lines},
                 {zone.name: 0 for zone in zones},
             )

@@ -96,10 +96,14 @@
   }
   function paintZoneName(zone) {
     if (!zone.polygon.length) return;
-    const [x, y] = toPx(zone.polygon[0]);
+    const n = zone.polygon.length;
+    const middle = [0, 1].map((k) => zone.polygon.reduce((sum, p) => sum + p[k], 0) / n);
+    const [x, y] = toPx(middle);
     ctx.fillStyle = "#fff";
     ctx.font = "bold 13px system-ui, sans-serif";
-    ctx.fillText(zone.name || "", x + 6, y + 16);
+    ctx.textAlign = "center";
+    ctx.fillText(zone.name || "", x, y);
+    ctx.textAlign = "start";
   }
   function paintLine(line) {
     const [ax, ay] = toPx(line.a), [bx, by] = toPx(line.b);
