@@ -116,3 +116,31 @@ def test_bad_drawings_get_a_sentence(client, tmp_path, body, status, says):
         assert "Traceback" not in answer.text
     assert (tmp_path / "config.toml").read_text() == CONFIG
     assert not (tmp_path / "config.toml.bak").exists()
+
+
+def test_no_log_line_carries_a_position_a_box_or_pixels(tmp_path, caplog):
+    import logging
+    import re
+
+    caplog.set_level(logging.DEBUG)
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG)
+    script = {i: [box_at(0.2 + 0.03 * i, 0.6)] for i in range(20)}
+    session = SetupSession(None, ScriptedDetector(script), load_config(path))
+    for i in range(20):
+        session.step(Frame(np.full((48, 64, 3), 90, np.uint8), i, i * 0.1))
+    session.refresh()  # every pixel is under the scripted person: a blank background
+    context = PageContext(session, ConfigFile(path), TOKEN, time.monotonic() + 60)
+    headers = {"X-Setup-Token": TOKEN}
+    with TestClient(build_app(context)) as client:
+        client.get("/api/state", headers=headers)
+        drawing = {"lines": [{"name": "g", "points": [[0.9, 0.1], [0.9, 0.9]], "inside": [1, 0.5]}]}
+        client.post("/api/preview", json=drawing, headers=headers)
+        client.post("/api/save", json=drawing, headers=headers)
+        client.post("/api/save", json={"lines": []}, headers=headers)
+    assert caplog.records, "the run logs something"
+    coordinate = re.compile(r"\d\.\d{2,}")
+    for record in caplog.records:
+        text = record.getMessage()
+        assert not coordinate.search(text.replace(str(tmp_path), "")), text
+        assert "[[" not in text and "array" not in text, text
