@@ -154,8 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from edge.setup.command import add_parser as add_setup_parser
 
-    add_setup_parser(sub)
-    sub.choices["setup"].set_defaults(func=cmd_setup)
+    add_setup_parser(sub, cmd_setup)
 
     register_commands(sub)
     return parser

@@ -76,7 +76,11 @@ def parse_listen(text: str) -> Listen:
     return Listen(str(ip), number)
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    func: Callable[[argparse.Namespace], int],
+) -> None:
+    """Add `setup` and its options; `func` runs it (the CLI's cmd_setup)."""
     setup = sub.add_parser(
         "setup", help="serve the page that draws lines and zones on the scene (by hand, briefly)"
     )
@@ -91,6 +95,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     setup.add_argument(
         "--minutes", type=float, default=15.0, help="stop after this many minutes (default 15)"
     )
+    setup.set_defaults(func=func)
 
 
 def open_input(
