@@ -176,6 +176,7 @@ def run_setup(
 
     Raises SetupError (the user's to fix: exit 2) or SetupStoppedError (exit 1).
     """
+    sys.dont_write_bytecode = True  # setup writes the config and its backup, not caches
     listen = parse_listen(args.listen)
     if not 0 < args.minutes <= MAX_MINUTES:
         raise SetupError(f"--minutes must be more than 0 and at most {MAX_MINUTES:g}")
@@ -209,7 +210,6 @@ def _install_guard(config: Config, listen: Listen, config_file: ConfigFile) -> G
 
     from edge.privacy.guard import install_setup_guard
 
-    sys.dont_write_bytecode = True  # imports from here on write no bytecode caches
     if config.privacy.guard == "off":
         return None
     return install_setup_guard(
