@@ -89,7 +89,7 @@ def test_a_whole_run_writes_only_the_config_and_its_backup(tmp_path, video):
     process = subprocess.Popen(
         [STRACE, "-f", "-yy", "-qq", "-o", str(trace), "-e", f"trace={TRACED},bind", *HEADCOUNT,
          "setup", "--config", str(config), "--source", str(video), "--listen", "127.0.0.1:0",
-         "--minutes", "0.75"],
+         "--minutes", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
     )  # fmt: skip
     try:
