@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -128,6 +129,12 @@ def test_draw_flip_zone_save_and_the_cli_messages(page, detector, footage, confi
         (zone,) = config.zones
         assert len(zone.polygon) == 4
         assert all(near(p, q) for p, q in zip(zone.polygon, corners))
+
+        # the preview counts the walkers crossing the new line, on the page
+        crossed = re.compile(r"(in|out) [1-9]")
+        page.locator("#lines li").nth(1).locator(".count", has_text=crossed).wait_for(
+            timeout=90_000
+        )
 
         # the README's screenshot: the street without its people, live dots, the drawing
         page.locator('#scene[data-dots]:not([data-dots="0"])').wait_for()
