@@ -9,6 +9,8 @@ import sys
 import tomllib
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from edge.config import ConfigError, load_config
 from edge.setup.configfile import ConfigFile, Drawing, LineDraft, ZoneDraft, drawing_of
@@ -157,3 +159,42 @@ def test_setup_loads_a_config_with_nothing_drawn_yet(tmp_path):
     path.write_text('[sensor]\nid = "new 1"\n')
     with pytest.raises(ConfigError, match=r"sensor\.id: use 1 to 64 letters"):
         ConfigFile(path).load()
+
+
+coordinate = st.floats(0.0, 1.0, allow_nan=False).map(lambda v: round(v, 4))
+point = st.tuples(coordinate, coordinate)
+
+
+@st.composite
+def lines(draw):
+    a, b = draw(point), draw(point)
+    assume(abs(a[0] - b[0]) + abs(a[1] - b[1]) > 0.01)
+    middle = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+    normal = (-(b[1] - a[1]), b[0] - a[0])
+    side = draw(st.sampled_from([1, -1])) * 0.02 / max(abs(normal[0]), abs(normal[1]))
+    inside = (round(middle[0] + side * normal[0], 4), round(middle[1] + side * normal[1], 4))
+    assume(all(0 <= v <= 1 for v in inside))
+    cross = (b[0] - a[0]) * (inside[1] - a[1]) - (b[1] - a[1]) * (inside[0] - a[0])
+    assume(abs(cross) > 1e-5)
+    return [list(a), list(b)], list(inside)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(lines(), min_size=1, max_size=4), st.booleans())
+def test_what_is_saved_is_what_was_drawn_and_the_rest_stays(tmp_path, drawn, with_zone):
+    path = tmp_path / "config.toml"
+    path.write_text(ORIGINAL)
+    drawing = Drawing(
+        lines=[LineDraft(name=f"l{i}", points=p, inside=q) for i, (p, q) in enumerate(drawn)],
+        zones=[ZoneDraft(name="z", polygon=[[0.1, 0.1], [0.9, 0.1], [0.5, 0.9]])]
+        if with_zone
+        else [],
+    )
+    config = ConfigFile(path).save(drawing)
+    assert drawing_of(config) == drawing
+    assert drawing_of(load_config(path)) == drawing
+    text = path.read_text()
+    assert "# the venue's broker" in text and "# on the label" in text
+    assert tomllib.loads(text)["mqtt"] == {"host": "broker.local"}
