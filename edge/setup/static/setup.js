@@ -262,7 +262,7 @@
   // --- the mouse ---------------------------------------------------------------
   const HINTS = {
     line: "Press where the door line starts, drag to where it ends, release. The arrow points to 'in'.",
-    zone: "Click each corner of the zone; click the first corner again to close it.",
+    zone: "Click each corner of the zone; click the first corner again to close it (Esc cancels).",
     edit: "Drag any corner or line end to move it.",
   };
   function choose(tool) {
@@ -332,6 +332,12 @@
   });
   document.querySelectorAll("[data-tool]").forEach((b) => b.addEventListener("click", () => choose(b.dataset.tool)));
   document.getElementById("save").addEventListener("click", save);
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    state.draft = null; // drop the line or zone being drawn
+    state.drag = null;
+    paint();
+  });
 
   choose("line");
   load().then(poll);
