@@ -111,6 +111,7 @@ def open_input(
     from edge.setup.background import BackgroundSettings, page_size
     from edge.sources import open_source
 
+    # blank wherever the sensor could see a person at all (its lowest score, or lower)
     low = min(config.detector.low_score_threshold, BackgroundSettings().blank_score)
     detector_config = config.detector.model_copy(update={"low_score_threshold": low})
     plugin = plugin_uri(uri)
@@ -122,7 +123,7 @@ def open_input(
         else:
             detector = build_detector(config.model_copy(update={"detector": detector_config}))
         width, height = page_size(detector.input_size)
-        settings = BackgroundSettings(width=width, height=height)
+        settings = BackgroundSettings(width=width, height=height, blank_score=low)
 
         def make() -> FrameSource:
             if pair is not None:

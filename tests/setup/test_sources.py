@@ -97,3 +97,15 @@ def test_a_file_plays_again_with_growing_frame_times():
     assert session.error is None
     assert len(made) == 3
     assert seen == [100.0, 100.5, 101.0, 101.5, 102.0, 102.5, 103.0, 103.5]
+
+
+def test_blanking_follows_a_config_that_tracks_below_the_default(fake_camera):
+    low = CONFIG.model_copy(
+        update={"detector": CONFIG.detector.model_copy(update={"low_score_threshold": 0.1})}
+    )
+    _, opened, settings = open_input(low, "picamera2")
+    assert settings.blank_score == 0.1
+    opened().close()
+    _, opened, settings = open_input(CONFIG, "picamera2")
+    assert settings.blank_score == 0.2  # below counting's 0.5 and the tracker's 0.2
+    opened().close()
