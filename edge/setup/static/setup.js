@@ -233,7 +233,8 @@
       const view = await response.json();
       state.view = view;
       canvas.dataset.dots = String(view.dots.length);
-      document.getElementById("timer").textContent = `setup stops in ${Math.ceil(view.seconds_left / 60)} min`;
+      document.getElementById("timer").textContent =
+        `${view.fps} frames/s · setup stops in ${Math.ceil(view.seconds_left / 60)} min`;
       const bg = view.background;
       if (bg && bg.version !== state.version) {
         const image = await api("/api/background.png");
