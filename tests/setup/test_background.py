@@ -20,6 +20,7 @@ from edge.setup.background import (
     BackgroundSettings,
     MaskedMedian,
     _band_median,
+    clean,
     page_size,
 )
 from edge.setup.session import SetupSession
@@ -151,3 +152,18 @@ def test_a_frame_of_the_wrong_size_is_refused():
 def test_the_page_has_the_detector_aspect_within_640x480(input_size, page):
     assert page_size(input_size) == page
     assert BackgroundSettings(*page).memory_bytes <= BackgroundSettings().memory_bytes
+
+
+def test_a_person_left_in_the_median_is_blanked_by_the_final_check(detector):
+    image = scene.street()
+    patch = scene.cutouts(200)[0]
+    scene.paste(image, patch, 300, 440)
+    assert len(people(detector, image)) == 1
+    settings = BackgroundSettings()
+    cleaned = clean(image, np.zeros(image.shape[:2], bool), detector, settings)
+    assert cleaned.blanked_regions >= 1
+    assert len(people(detector, cleaned.image)) == 0
+    assert (cleaned.image[440 - 200 : 440, 300 : 300 + patch.shape[1]] == BLANK).all()
+    untouched = np.ones(image.shape[:2], bool)
+    untouched[440 - 260 : 480, 300 - 60 : 300 + patch.shape[1] + 60] = False
+    assert (cleaned.image[untouched] == image[untouched]).all()
