@@ -1,4 +1,4 @@
-"""The `headcount` command: run, schema, privacy, and the sub-commands other packages register.
+"""The `headcount` command: run, setup, schema, privacy, and the sub-commands of other packages.
 
 Exit status: 0 done, 1 a failure while running, 2 a problem the user can fix
 (config, model file, source, broker settings). Logs go to stderr; stdout carries only
@@ -122,6 +122,18 @@ def cmd_privacy(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_setup(args: argparse.Namespace) -> int:
+    from edge.setup.command import SetupError, SetupStoppedError, run_setup
+
+    try:
+        run_setup(args, announce=lambda url: print(url, flush=True))
+    except SetupError as error:
+        return _fail(str(error), EXIT_USAGE)
+    except SetupStoppedError as error:
+        return _fail(str(error), EXIT_FAILURE)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="headcount",
@@ -153,6 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     privacy = sub.add_parser("privacy", help="print the privacy manifest")
     privacy.add_argument("--config", type=Path, help="TOML config file")
     privacy.set_defaults(func=cmd_privacy)
+
+    from edge.setup.command import add_parser as add_setup_parser
+
+    add_setup_parser(sub, cmd_setup)
 
     register_commands(sub)
     return parser

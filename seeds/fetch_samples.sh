@@ -1,7 +1,7 @@
 #!/bin/sh
 # Fetch the real sample footage and photos used by the demo and the tests from Debian's
 # packages, without root, into a cache folder. Nothing fetched here is committed.
-#   opencv-doc: examples/data/vtest.avi (demo only), basketball1.png (tests)
+#   opencv-doc: examples/data/vtest.avi (demo only), basketball1.png, leuvenA.jpg (tests)
 #   darknet:    data/person.jpg (tests)
 set -eu
 
@@ -29,5 +29,6 @@ fetch() {
 
 fetch opencv-doc usr/share/doc/opencv-doc/examples/data/vtest.avi vtest.avi
 fetch opencv-doc usr/share/doc/opencv-doc/examples/data/basketball1.png basketball1.png
+fetch opencv-doc usr/share/doc/opencv-doc/examples/data/leuvenA.jpg leuvenA.jpg
 fetch darknet usr/share/darknet/data/person.jpg person.jpg
 echo "$CACHE"

@@ -31,6 +31,11 @@ COLLECTED = (
     "cumulative line crossings in and out since boot (integers per line)",
     "per-bucket line crossings and zone mean/max occupancy",
 )
+SETUP_MODE = (
+    "only by hand (`headcount setup`, never the service), for a limited time, behind a "
+    "one-time token: a background with people removed and blanked where one may remain, "
+    "feet dots without ids, unpublished preview counts; writes only the config and its backup"
+)
 NOT_COLLECTED = (
     "images, video or any pixels",
     "faces, body features or any biometric data",
@@ -229,6 +234,7 @@ def render_text(manifest: PrivacyManifest) -> str:
         f"Runtime guard: {manifest.guard}",
         f"Disk:          {manifest.retention.journal}; at most "
         f"{manifest.retention.journal_max_messages} messages",
+        f"Setup page:    {SETUP_MODE}",
     ]
     return "\n".join(lines) + "\n"
 

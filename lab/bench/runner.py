@@ -725,4 +725,9 @@ def run_bench(out: Path, quick: bool) -> int:
     for line in summary_lines(results) + aims(results):
         sys.stdout.write(line.replace("**", "") + "\n")
     sys.stdout.write(f"wrote {path}\n")
+    from lab.bench.setup_page import write_setup_report
+
+    log.info("the setup page's cost to the frame rate")
+    _, setup_path = write_setup_report(out, *((3.0, 2, 1) if quick else ()))
+    sys.stdout.write(f"wrote {setup_path}\n")
     return 0

@@ -14,6 +14,9 @@ def test_the_wheel_holds_each_package_where_it_runs(wheel_site: Path) -> None:
     names = {p.relative_to(wheel_site).as_posix() for p in wheel_site.rglob("*") if p.is_file()}
     assert "lab/sim/scenes/door_single.toml" in names
     assert "edge/models/ssdlite_person_uint8.tflite" in names
+    assert {
+        f"edge/setup/static/{name}" for name in ("index.html", "setup.js", "setup.css")
+    } <= names
     assert not any(name.startswith(("edge/bench/", "edge/sim/")) for name in names)
     assert not any(name.startswith("tests/") for name in names)
 
