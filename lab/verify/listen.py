@@ -77,6 +77,7 @@ class Listener:
     last_snapshot: tuple[float, Snapshot] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _connected: threading.Event = field(default_factory=threading.Event)
+    _subscribed: threading.Event = field(default_factory=threading.Event)
     _refused: str | None = None
     _client: mqtt.Client | None = None
 
@@ -92,6 +93,7 @@ class Listener:
         client.reconnect_delay_set(1, 2)
         client.on_connect = self._on_connect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self._client = client
         try:
             client.connect(self.address.host, self.address.port, keepalive=10)
@@ -101,7 +103,10 @@ class Listener:
                 "check --broker"
             ) from None
         client.loop_start()
-        if not self._connected.wait(timeout) or self._refused is not None:
+        answered = self._connected.wait(timeout) and (
+            self._refused is not None or self._subscribed.wait(timeout)
+        )
+        if not answered or self._refused is not None:
             self.close()
             raise ListenError(
                 f"the broker refused the listener ({self._refused or 'no answer'}); "
@@ -109,6 +114,9 @@ class Listener:
             )
         if self.start is None:
             self.start = time.time()
+        log.info(
+            "listening to %s/# on %s:%d", self.address.base, self.address.host, self.address.port
+        )
 
     def close(self) -> None:
         if self._client is not None:
@@ -130,6 +138,18 @@ class Listener:
             base = self.address.base
             client.subscribe([(f"{base}/{kind}", 1) for kind in ("status", "state", "counts")])
         self._connected.set()
+
+    def _on_subscribe(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _mid: int,
+        reasons: list[ReasonCode],
+        _properties: object,
+    ) -> None:
+        if any(reason.is_failure for reason in reasons):
+            self._refused = "subscription refused: the user may not read the sensor's topics"
+        self._subscribed.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         arrival = time.time()
