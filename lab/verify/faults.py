@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -40,7 +40,8 @@ FaultKind = Literal["broker restart", "network cut", "source stall"]
 
 @dataclass(frozen=True)
 class Fault:
-    """One injected fault: `at_s` seconds after the sensor started, lasting `seconds`."""
+    """One injected fault at clip time `at_s` (as the sensor's snapshots report it), lasting
+    `seconds` of wall-clock time."""
 
     kind: FaultKind
     at_s: float
@@ -65,7 +66,7 @@ class BrokerControl(Protocol):
 
 
 def default_plan(duration_s: float) -> tuple[Fault, ...]:
-    """A broker restart at 20 %, a network cut at 45 % and a source stall at 70 % of the run."""
+    """A broker restart at 20 %, a network cut at 45 % and a source stall at 70 % of the clip."""
     return (
         Fault("broker restart", 0.20 * duration_s, 2.0),
         Fault("network cut", 0.45 * duration_s, 4.0),
@@ -112,6 +113,9 @@ class SensorProcess:
                 env={**os.environ, **self.env},
             )
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def wait(self, timeout: float) -> int | None:
         if self.process is None:
             return None
@@ -130,17 +134,29 @@ class SensorProcess:
                 self.process.wait()
 
 
+def clip_clock(listener: Listener) -> float:
+    """The sensor's clip time: the frame of the latest snapshot / fps (-1 before the first)."""
+    last = listener.last_snapshot
+    return last[1].frame / listener.fps if last is not None else -1.0
+
+
 def inject(
     plan: Sequence[Fault],
-    started: float,
+    listener: Listener,
     broker: BrokerControl,
     proxy: TcpProxy,
     stop: threading.Event,
+    *,
+    alive: Callable[[], bool] = lambda: True,
 ) -> list[Injected]:
-    """Apply the plan's broker and network faults at their times; the stall is the source's."""
+    """Apply the plan's faults when the sensor's clip time reaches them (the stall is the
+    source's own, so it is only recorded); stops early if the sensor exits."""
     done: list[Injected] = []
     for fault in sorted(plan, key=lambda f: f.at_s):
-        if stop.wait(max(0.0, started + fault.at_s - time.time())):
+        while clip_clock(listener) < fault.at_s and alive():
+            if stop.wait(0.05):
+                return done
+        if not alive():
             break
         record = Injected(fault)
         log.info("fault: %s for %.1f s", fault.kind, fault.seconds)
@@ -258,11 +274,10 @@ def run_rig(rig: Rig, listener: Listener) -> RigResult:
             encoding="utf-8",
         )
         sensor = SensorProcess(config, rig.source_uri, rig.workdir / "sensor.log", rig.env)
-        started = time.time()
         sensor.start()
         stop = threading.Event()
         try:
-            injected = inject(rig.plan, started, rig.broker, proxy, stop)
+            injected = inject(rig.plan, listener, rig.broker, proxy, stop, alive=sensor.running)
             settle(listener, sensor, rig.settle_s)
         finally:
             stop.set()
