@@ -75,6 +75,8 @@ class Listener:
     status: list[tuple[float, str]] = field(default_factory=list)
     buckets: dict[tuple[str, int], Bucket] = field(default_factory=dict)
     last_snapshot: tuple[float, Snapshot] | None = None
+    arrivals: list[tuple[float, float]] = field(default_factory=list)
+    """(arrival epoch, clip time) of every snapshot, in arrival order."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _connected: threading.Event = field(default_factory=threading.Event)
     _subscribed: threading.Event = field(default_factory=threading.Event)
@@ -176,11 +178,17 @@ class Listener:
         self.counts.add(snapshot, time_s, arrival_s=arrival_s, baseline=retained)
         with self._lock:
             self.last_snapshot = (arrival, snapshot)
+            self.arrivals.append((arrival, time_s))
 
     def snapshots_after(self, moment: float) -> bool:
         """True once a snapshot arrived after `moment` (epoch)."""
         with self._lock:
             return self.last_snapshot is not None and self.last_snapshot[0] > moment
+
+    def timeline(self) -> list[tuple[float, float]]:
+        """A copy of (arrival epoch, clip time) of every snapshot so far."""
+        with self._lock:
+            return list(self.arrivals)
 
     def online_after(self, moment: float) -> float | None:
         """Epoch of the first `online` status after `moment`, if any."""
@@ -199,7 +207,7 @@ class Listener:
         for bucket in buckets:
             lines = out.setdefault(bucket.boot, {})
             for name, totals in bucket.lines.items():
-                row = lines.setdefault(name, {"in": 0, "out": 0})
+                row = lines.setdefault(self.counts.config_name(name), {"in": 0, "out": 0})
                 row["in"] += totals.in_
                 row["out"] += totals.out
         return out

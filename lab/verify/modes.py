@@ -6,11 +6,15 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge.config import Config, load_config
 from lab.verify.cli import Outcome, UsageError, load_truth, scored
 from lab.verify.listen import BrokerAddress, Listener
 from lab.verify.record import CountLog
+
+if TYPE_CHECKING:
+    from lab.sim.scene import Scene
 
 FRAME_TOLERANCE_S = 1.0
 """A replay's counts carry the frame they were made on: a second covers the dead band."""
@@ -163,7 +167,7 @@ def faults_mode(args: argparse.Namespace) -> Outcome:
         raise UsageError("--faults runs a seeded scene: pass --scene NAME")
     st = scene_truth(args.scene)
     scene = st.scene
-    plan = default_plan(scene.frames / scene.fps)
+    plan = default_plan(scene.frames / scene.fps, [c.time_s for c in st.crossings])
     with tempfile.TemporaryDirectory(prefix="headcount-verify-") as tmp:
         work = Path(tmp)
         try:
@@ -172,8 +176,7 @@ def faults_mode(args: argparse.Namespace) -> Outcome:
             raise UsageError(str(error)) from None
         broker.start()
         try:
-            doc = scene.config("verify").model_dump(mode="json", exclude={"source"})
-            doc["privacy"] = {**doc.get("privacy", {}), "guard": "off"}
+            doc = rig_config(scene)
             address = BrokerAddress("127.0.0.1", broker.port, "sim", "verify")
             counts = CountLog(
                 tuple(x.name for x in scene.lines), tuple(z.name for z in scene.zones)
@@ -207,6 +210,17 @@ def faults_mode(args: argparse.Namespace) -> Outcome:
         default_tolerance=FRAME_TOLERANCE_S,
     )
     return Outcome(outcome, f"headcount verify: scene {scene.name} with faults", details)
+
+
+def rig_config(scene: Scene) -> dict[str, object]:
+    """The fault run's sensor: the scene's lines and zones, quick reconnects, 5 s buckets."""
+    return {
+        "sensor": {"id": "verify", "site": "sim"},
+        "lines": [line.model_dump(mode="json") for line in scene.lines],
+        "zones": [zone.model_dump(mode="json") for zone in scene.zones],
+        "mqtt": {"keepalive": 5, "reconnect_min_seconds": 0.2, "reconnect_max_seconds": 1.0},
+        "publish": {"bucket_seconds": 5, "heartbeat_seconds": 1},
+    }
 
 
 def walk_mode(args: argparse.Namespace) -> Outcome:

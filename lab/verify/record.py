@@ -3,8 +3,9 @@
 Line totals are cumulative per `boot`, so the crossings between two snapshots of a boot are
 the growth of its totals; a boot seen for the first time starts from zero, unless it was
 already running when recording began (its first, retained, snapshot is the baseline). A
-total that shrinks (a reset command) becomes the new baseline. Only the message contract
-(`edge.messages.Snapshot`) is read, never the sensor's internals.
+total that shrinks (a reset command) becomes the new baseline. Line names match the
+config's without regard to case. Only the message contract (`edge.messages.Snapshot`) is
+read, never the sensor's internals.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class CountLog:
             self.snapshots += 1
             known = self._totals.get(snapshot.boot)
             now = {
-                name: {"in": totals.in_, "out": totals.out}
+                self.config_name(name): {"in": totals.in_, "out": totals.out}
                 for name, totals in snapshot.lines.items()
             }
             self._totals[snapshot.boot] = now
@@ -77,6 +78,10 @@ class CountLog:
                     )
                 for _ in range(max(grown, 0)):
                     self.crossings.append(Counted(time_s, name, direction, arrival_s))
+
+    def config_name(self, published: str) -> str:
+        """The config's spelling of a published line name (names match without case)."""
+        return next((name for name in self.lines if name.lower() == published.lower()), published)
 
     def boot_totals(self) -> dict[str, dict[str, dict[str, int]]]:
         """The latest cumulative totals of each boot seen."""
