@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import itertools
 import logging
 import os
 import subprocess
@@ -71,7 +72,7 @@ def default_plan(duration_s: float, crossings: Sequence[float] = ()) -> tuple[Fa
     must arrive later), and a 3 s source stall in the middle of the longest quiet stretch
     of the second half (a stalled camera misses whoever crosses meanwhile, by nature)."""
     edges = sorted({0.5 * duration_s, duration_s, *(t for t in crossings if t > 0.5 * duration_s)})
-    gaps = [(b - a, (a + b) / 2) for a, b in zip(edges, edges[1:], strict=False)]
+    gaps = [(b - a, (a + b) / 2) for a, b in itertools.pairwise(edges)]
     stall_at = max(gaps)[1] - 1.5 if gaps else 0.7 * duration_s
     return (
         Fault("broker restart", 0.20 * duration_s, 2.0),

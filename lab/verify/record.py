@@ -79,6 +79,12 @@ class CountLog:
                 for _ in range(max(grown, 0)):
                     self.crossings.append(Counted(time_s, name, direction, arrival_s))
 
+    def restart(self) -> None:
+        """Forget what was recorded; the totals seen so far are the baseline of what follows."""
+        with self._lock:
+            self.crossings.clear()
+            self.occupancy.clear()
+
     def config_name(self, published: str) -> str:
         """The config's spelling of a published line name (names match without case)."""
         return next((name for name in self.lines if name.lower() == published.lower()), published)
