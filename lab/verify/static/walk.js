@@ -24,7 +24,7 @@ function show(state) {
   tapButtons.forEach((b) => { b.disabled = !running; });
   undoButton.disabled = !running;
   finishButton.disabled = !running;
-  startButton.disabled = state.finished;
+  startButton.disabled = state.started || state.finished;  // a second Start would wipe the taps
   if (state.finished) statusLine.textContent = "Finished: the report is being written.";
   else if (state.started) statusLine.textContent = `Running for ${Math.round(state.elapsed_s)} s.`;
 }
