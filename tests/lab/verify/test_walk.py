@@ -159,4 +159,8 @@ def test_tap_api_refuses_bad_input() -> None:
         assert client.post("/api/tap", json=body).status_code == 400
     ok = client.post("/api/tap", json={"line": "door", "direction": "in"})
     assert ok.json()["taps"] == {"door": {"in": 1, "out": 0}}
+    # Privacy: the page's API carries totals only, under a fixed set of keys.
+    state = client.get("/api/state").json()
+    assert set(state) == {"started", "elapsed_s", "finished", "taps", "counted"}
+    assert state["counted"] == {"door": {"in": 0, "out": 0}}
     assert client.post("/api/undo").json()["taps"] == {"door": {"in": 0, "out": 0}}
