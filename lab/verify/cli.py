@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.verify.score import DEFAULT_MIN_ACCURACY, Check, Score, score
+from lab.verify.score import DEFAULT_MIN_ACCURACY, Check, Observed, Score, score
 from lab.verify.truth import Crossing, OccupancySample, TruthError, read_crossings, read_occupancy
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,7 @@ def _verify(args: argparse.Namespace) -> int:
     from lab.sim.scene import SceneError
     from lab.verify.inprocess import RunError
     from lab.verify.listen import ListenError
+    from lab.verify.serve import ServeError
     from lab.verify.timeline import TimelineError
 
     started = time.monotonic()
@@ -123,10 +124,19 @@ def _verify(args: argparse.Namespace) -> int:
         _check_min_accuracy(args.min_accuracy)
         outcome = _run_mode(args)
         return _finish(outcome, args, time.monotonic() - started)
-    except (UsageError, TruthError, ConfigError, SceneError, RunError, ListenError) as error:
+    except (
+        UsageError,
+        TruthError,
+        ConfigError,
+        SceneError,
+        RunError,
+        ListenError,
+        TimelineError,
+        ServeError,
+    ) as error:
         return _fail(str(error), EXIT_USAGE)
-    except TimelineError as error:
-        return _fail(str(error), EXIT_USAGE)
+    except OSError as error:  # a report path that cannot be written
+        return _fail(f"cannot write {error.filename} ({error.strerror}); pass a writable path", 2)
 
 
 def _check_min_accuracy(value: float) -> None:
@@ -228,15 +238,12 @@ def scored(
     *,
     truth: list[Crossing],
     occupancy: list[OccupancySample],
-    observed: object,
+    observed: Observed,
     args: argparse.Namespace,
     checks: tuple[Check, ...],
     default_tolerance: float,
 ) -> Score:
     """Score with the command line's accuracy and tolerance."""
-    from lab.verify.score import Observed
-
-    assert isinstance(observed, Observed)
     return score(
         truth,
         observed,

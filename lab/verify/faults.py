@@ -347,7 +347,10 @@ class LocalMosquitto:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 return
             time.sleep(0.05)
-        raise RuntimeError(f"mosquitto did not open port {self.port} within 10 s")
+        from lab.verify.inprocess import RunError
+
+        self.stop()
+        raise RunError(f"mosquitto did not open port {self.port} within 10 s; check {self.binary}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

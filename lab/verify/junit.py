@@ -17,10 +17,10 @@ from lab.verify.score import Score
 CLASSNAME = "headcount.verify"
 
 
-def _case(suite: ET.Element, name: str, failure: str | None) -> None:
+def _case(suite: ET.Element, name: str, failure: str | None, kind: str) -> None:
     case = ET.SubElement(suite, "testcase", name=name, classname=CLASSNAME, time="0")
     if failure is not None:
-        ET.SubElement(case, "failure", message=failure, type="AccuracyFailure").text = failure
+        ET.SubElement(case, "failure", message=failure, type=kind).text = failure
 
 
 def render_junit(score: Score, suite_name: str, elapsed_s: float = 0.0) -> bytes:
@@ -50,9 +50,9 @@ def render_junit(score: Score, suite_name: str, elapsed_s: float = 0.0) -> bytes
             f"accuracy {s.accuracy:.3f} < {s.min_accuracy:g}: counted {s.counted}, true {s.true}"
             f"; {len(s.misses)} missed, {len(s.doubles)} doubles, {len(s.spurious)} spurious"
         )
-        _case(suite, s.name, None if s.passed else message)
+        _case(suite, s.name, None if s.passed else message, "AccuracyFailure")
     for check in score.checks:
-        _case(suite, check.name, None if check.passed else check.message)
+        _case(suite, check.name, None if check.passed else check.message, "CheckFailure")
     ET.SubElement(
         suite, "system-out"
     ).text = f"mean accuracy {score.mean_accuracy:.4f} over {len(score.lines)} line-directions"

@@ -172,22 +172,20 @@ def open_player(clip: Path, lead_in: float) -> Player:
 
 def serve_player(clip: Path, *, port: int, lead_in: float, host: str = "127.0.0.1") -> int:
     """Serve the player page until the clip has played once (or Ctrl-C); exit status."""
-    import uvicorn
+    from lab.verify.serve import ServeError, serve
 
     player = open_player(clip, lead_in)
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(player), host=host, port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="player", daemon=True)
-    thread.start()
+    try:
+        served = serve(build_app(player), host, port, "player")
+    except ServeError as error:
+        raise PlayError(str(error)) from None
     print(f"open http://{host}:{port}/ on the screen the camera watches, then press Play")
     sys.stdout.flush()
     try:
-        while not player.done.wait(0.5) and thread.is_alive():
+        while not player.done.wait(0.5) and served.alive():
             pass
     except KeyboardInterrupt:
         pass
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+        served.stop()
     return 0

@@ -29,6 +29,7 @@ from edge.config import Config
 from lab.verify.cli import Outcome, scored
 from lab.verify.listen import BrokerAddress, Listener
 from lab.verify.record import CountLog
+from lab.verify.serve import ServeError, serve
 from lab.verify.truth import DIRECTIONS, Crossing
 
 log = logging.getLogger(__name__)
@@ -161,31 +162,28 @@ def build_app(session: WalkSession) -> Starlette:
 
 def run_walk(config: Config, address: BrokerAddress, args: argparse.Namespace) -> Outcome:
     """Serve the page until Finish (or Ctrl-C), then score the taps against the counts."""
-    import uvicorn
-
     lines = tuple(line.name for line in config.lines)
     counts = CountLog(lines, tuple(zone.name for zone in config.zones))
     listener = Listener(address, counts, align="wall")
     listener.connect()
     session = WalkSession(lines, listener)
-    server = uvicorn.Server(
-        uvicorn.Config(build_app(session), host=args.host, port=args.port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, name="walk-page", daemon=True)
-    thread.start()
+    try:
+        served = serve(build_app(session), args.host, args.port, "walk-page")
+    except ServeError:
+        listener.close()
+        raise
     log.info(
         "walk page on http://%s:%d/ ; press Start, tap each crossing, then Finish",
         args.host,
         args.port,
     )
     try:
-        while not session.finished.wait(0.5) and thread.is_alive():
+        while not session.finished.wait(0.5) and served.alive():
             pass
     except KeyboardInterrupt:
         log.info("interrupted: scoring the taps so far")
     finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+        served.stop()
         listener.close()
     result = scored(
         truth=list(session.taps),

@@ -136,3 +136,17 @@ def test_play_refuses_a_missing_clip(tmp_path: Path, capsys: pytest.CaptureFixtu
     err = capsys.readouterr().err
     assert "clip" in err and "does not exist; pass an existing video file" in err
     assert err.count("\n") == 1
+
+
+def test_play_on_a_taken_port_says_so(first_20s: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status = main(["verify", "play", str(first_20s), "--port", str(port)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert f"cannot serve the page on 127.0.0.1:{port}; pass a free --port" in err
+    assert "Traceback" not in err

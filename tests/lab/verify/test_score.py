@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lab.verify.score import Counted, Observed, OccupancyReading, accuracy, match, score
 from lab.verify.truth import Crossing, OccupancySample
@@ -117,3 +119,30 @@ def test_occupancy_mae_uses_the_reading_in_force_at_each_sample() -> None:
     ]
     result = score([], Observed((), ("room",), (), readings), occupancy=samples)
     assert result.occupancy_mae == {"room": pytest.approx(0.5)}
+
+
+times = st.lists(st.floats(0, 600, allow_nan=False).map(lambda t: round(t, 2)), max_size=30)
+
+
+@given(true=times, counted=times, tol=st.floats(0.1, 5))
+def test_every_event_is_matched_missed_or_extra_once(
+    true: list[float], counted: list[float], tol: float
+) -> None:
+    truth = [Crossing(t, "door", "in") for t in true]
+    observed = Observed(("door",), (), tuple(Counted(c, "door", "in") for c in counted))
+    s = score(truth, observed, tolerance_s=tol).lines[0]
+    assert s.matched + len(s.misses) == len(true)
+    assert s.matched + len(s.doubles) + len(s.spurious) == len(counted)
+    assert s.matched <= min(len(true), len(counted))
+
+
+@given(true=times, shift=st.floats(-0.99, 0.99))
+def test_a_perfect_counter_shifted_within_tolerance_matches_everything(
+    true: list[float], shift: float
+) -> None:
+    truth = [Crossing(t, "door", "out") for t in true]
+    counted = tuple(Counted(t + shift, "door", "out") for t in true)
+    s = score(truth, Observed(("door",), (), counted), tolerance_s=1.0).lines[1]
+    assert s.name == "door out"
+    assert s.matched == len(true) and not s.misses and not s.doubles and not s.spurious
+    assert s.accuracy == 1.0
