@@ -147,9 +147,16 @@ def _video_fps(video: Path) -> float:
 
 
 def _listen_until(listener: Listener, span: float, align: str) -> None:
-    """Until `span` seconds of clip time passed (frame clock: the sensor's) or it went offline."""
-    deadline = time.monotonic() + span + (30.0 if align == "frame" else 0.0)
-    while time.monotonic() < deadline:
+    """Until `span` seconds of clip time passed, or the sensor went offline.
+
+    Clip time is the sensor's frame clock (`frame`), waited for at most 30 s past the span
+    in wall-clock time; or (`wall`) the wall clock from the clip's start.
+    """
+    if align == "frame":
+        deadline = time.time() + span + 30.0
+    else:
+        deadline = (listener.start or time.time()) + span
+    while time.time() < deadline:
         last = listener.last_snapshot
         if align == "frame" and last is not None and last[1].frame / listener.fps >= span:
             return

@@ -142,3 +142,97 @@ def test_planted_errors_fail_with_the_right_lines_named(
     assert "- **North in**: missed at 3.00, 7.00 s; doubles at - s; spurious at - s" in text
     assert "- **South out**: missed at - s; doubles at 2.30 s; spurious at - s" in text
     assert "FAIL North in, South out" in stdout
+
+
+@pytest.mark.broker
+def test_wall_clock_listen_times_counts_by_arrival(
+    broker: Broker, lab: Lab, tmp_path: Path
+) -> None:
+    """`--align wall --start-at T`: a count's clip time is its arrival - T. The clip 'started'
+    100 s ago and its crossings were at 100 s and 101 s; the counts arrive now, within the 30 s
+    tolerance given, so both match, and their latency is measured from arrival."""
+    import time
+
+    config = tmp_path / "sensor.toml"
+    config.write_text(
+        toml_text(
+            {
+                "sensor": {"id": "door-1", "site": SITE},
+                "lines": [
+                    {"name": "door", "points": [[0.1, 0.5], [0.9, 0.5]], "inside": [0.5, 0.9]}
+                ],
+            }
+        )
+    )
+    truth = tmp_path / "crossings.csv"
+    truth.write_text("time_s,line,direction\n100.0,door,in\n101.0,door,out\n")
+    start = time.time() - 100.0
+    report = tmp_path / "wall.md"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            LAUNCH,
+            "verify",
+            "--listen",
+            "--align",
+            "wall",
+            "--start-at",
+            f"{start:.3f}",
+            "--tolerance",
+            "30",
+            "--config",
+            str(config),
+            "--truth",
+            str(truth),
+            "--broker",
+            f"{broker.host}:{broker.plain_port}",
+            "--username",
+            "dashboard",
+            "--password-file",
+            str(lab.password_file("dashboard")),
+            "--report",
+            str(report),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "listening to headcount/hq/door-1/#" in line:
+            break
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="wall-door-1")
+    publisher.username_pw_set("door-1", lab.password("door-1"))
+    publisher.connect(broker.host, broker.plain_port)
+    publisher.loop_start()
+    try:
+        for seq, (n_in, n_out) in enumerate([(0, 0), (1, 0), (1, 1)]):
+            snapshot = Snapshot(
+                site=SITE,
+                sensor="door-1",
+                ts=iso_ms(time.time()),
+                boot="wall",
+                seq=seq,
+                frame=seq,
+                zones={},
+                lines={"door": LineTotals(in_=n_in, out=n_out)},
+            )
+            publisher.publish(
+                "headcount/hq/door-1/state", snapshot.to_json(), qos=1
+            ).wait_for_publish(30)
+        publisher.publish(
+            "headcount/hq/door-1/status", "offline", qos=1, retain=True
+        ).wait_for_publish(30)
+    finally:
+        publisher.disconnect()
+        publisher.loop_stop()
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stdout + stderr
+    text = report.read_text()
+    assert (
+        "| door in | 1 | 1 | 100.0 % | 1 |" in text and "| door out | 1 | 1 | 100.0 % | 1 |" in text
+    )
+    assert "(wall clock)" in text
+    assert "Latency from a true crossing to its published count: p50" in text
