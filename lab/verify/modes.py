@@ -15,6 +15,7 @@ from lab.verify.record import CountLog
 
 if TYPE_CHECKING:
     from lab.sim.scene import Scene
+    from lab.verify.faults import Fault, RigResult
 
 FRAME_TOLERANCE_S = 1.0
 """A replay's counts carry the frame they were made on: a second covers the dead band."""
@@ -167,7 +168,7 @@ def _listen_until(listener: Listener, span: float, align: str) -> None:
 
 def faults_mode(args: argparse.Namespace) -> Outcome:
     """A seeded scene through a real sensor process, a local mosquitto and a proxy, with faults."""
-    from lab.verify.faults import LocalMosquitto, Rig, default_plan, run_rig, stall_option
+    from lab.verify.faults import default_plan
     from lab.verify.scenes import scene_truth
 
     if not args.scene:
@@ -175,35 +176,8 @@ def faults_mode(args: argparse.Namespace) -> Outcome:
     st = scene_truth(args.scene)
     scene = st.scene
     plan = default_plan(scene.frames / scene.fps, [c.time_s for c in st.crossings])
-    with tempfile.TemporaryDirectory(prefix="headcount-verify-") as tmp:
-        work = Path(tmp)
-        try:
-            broker = LocalMosquitto(work)
-        except FileNotFoundError as error:
-            raise UsageError(str(error)) from None
-        broker.start()
-        try:
-            doc = rig_config(scene)
-            address = BrokerAddress("127.0.0.1", broker.port, "sim", "verify")
-            counts = CountLog(
-                tuple(x.name for x in scene.lines), tuple(z.name for z in scene.zones)
-            )
-            listener = Listener(address, counts, align="frame", fps=scene.fps)
-            listener.connect()
-            rig = Rig(
-                doc,
-                f"paced:{args.scene}{stall_option(plan)}",
-                broker,
-                ("127.0.0.1", broker.port),
-                plan,
-                work,
-            )
-            try:
-                result = run_rig(rig, listener)
-            finally:
-                listener.close()
-        finally:
-            broker.stop()
+    counts = CountLog(tuple(x.name for x in scene.lines), tuple(z.name for z in scene.zones))
+    result = _fault_run(args.scene, scene, plan, counts)
     details = tuple(
         f"Fault: {i.fault.kind} at {i.fault.at_s:.1f} s for {i.fault.seconds:g} s."
         for i in result.injected
@@ -217,6 +191,31 @@ def faults_mode(args: argparse.Namespace) -> Outcome:
         default_tolerance=FRAME_TOLERANCE_S,
     )
     return Outcome(outcome, f"headcount verify: scene {scene.name} with faults", details)
+
+
+def _fault_run(name: str, scene: Scene, plan: tuple[Fault, ...], counts: CountLog) -> RigResult:
+    """Start a private mosquitto, listen on it, run the rig, stop everything."""
+    from lab.verify.faults import LocalMosquitto, Rig, run_rig, stall_option
+
+    with tempfile.TemporaryDirectory(prefix="headcount-verify-") as tmp:
+        work = Path(tmp)
+        try:
+            broker = LocalMosquitto(work)
+        except FileNotFoundError as error:
+            raise UsageError(str(error)) from None
+        broker.start()
+        try:
+            address = BrokerAddress("127.0.0.1", broker.port, "sim", "verify")
+            listener = Listener(address, counts, align="frame", fps=scene.fps)
+            listener.connect()
+            source = f"paced:{name}{stall_option(plan)}"
+            rig = Rig(rig_config(scene), source, broker, ("127.0.0.1", broker.port), plan, work)
+            try:
+                return run_rig(rig, listener)
+            finally:
+                listener.close()
+        finally:
+            broker.stop()
 
 
 def rig_config(scene: Scene) -> dict[str, object]:
