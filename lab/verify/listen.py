@@ -9,8 +9,9 @@ Two clocks place a snapshot on the clip's time line:
 - `wall` (a camera watching the clip on a screen, or a walk test): clip time = arrival -
   the start moment both sides aligned on (the player's start marker, or the walk's start).
 
-The listener reconnects by itself and keeps a persistent session, so closed buckets queued
-while it was away still arrive; buckets are deduplicated by (boot, seq) as any consumer does.
+The listener (MQTT 5) reconnects by itself and resumes its session, which the broker keeps
+for 10 minutes after a disconnect: closed buckets queued while it was away still arrive,
+and no session is left behind for good. Buckets are deduplicated by (boot, seq).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from datetime import datetime
 from typing import Literal
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import ValidationError
 
@@ -51,6 +54,17 @@ class BrokerAddress:
     @property
     def base(self) -> str:
         return f"{self.topic_prefix}/{self.site}/{self.sensor}"
+
+
+SESSION_EXPIRY_S = 600
+"""The listener's session outlives a broker restart or a dropped connection by this long,
+so QoS 1 messages queued meanwhile still arrive; then the broker forgets it."""
+
+
+def _session(expiry_s: int) -> Properties:
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]  # paho: untyped
+    properties.SessionExpiryInterval = expiry_s
+    return properties
 
 
 class ListenError(Exception):
@@ -88,7 +102,7 @@ class Listener:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=f"headcount-verify-{secrets.token_hex(4)}",
-            clean_session=False,
+            protocol=MQTTProtocolVersion.MQTTv5,
         )
         if self.address.username is not None:
             client.username_pw_set(self.address.username, self.address.password)
@@ -98,7 +112,13 @@ class Listener:
         client.on_subscribe = self._on_subscribe
         self._client = client
         try:
-            client.connect(self.address.host, self.address.port, keepalive=10)
+            client.connect(
+                self.address.host,
+                self.address.port,
+                keepalive=10,
+                clean_start=mqtt.MQTT_CLEAN_START_FIRST_ONLY,
+                properties=_session(SESSION_EXPIRY_S),
+            )
         except OSError as error:
             raise ListenError(
                 f"cannot reach the broker at {self.address.host}:{self.address.port} ({error}); "
