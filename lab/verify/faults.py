@@ -2,9 +2,9 @@
 
 The rig starts `headcount run --sink mqtt` as a child process whose `[mqtt]` points at the
 harness's `TcpProxy` in front of the broker, listens on the broker itself, and injects a
-plan of faults: a broker restart (stop, wait, start), a cut network (the proxy drops every
-connection for a while), and a stopped source (planned into the `paced:` source as a
-stall). Checks:
+plan of faults: a broker restart (stop, wait, start; the sensor is let back in once the
+listener has subscribed again), a cut network (the proxy drops every connection for a
+while), and a stopped source (planned into the `paced:` source as a stall). Checks:
 
 - `availability`: after every fault the sensor is back within `recover_s`: an `online`
   status (network and broker faults) and a fresh snapshot arrive after the fault's end.
@@ -141,6 +141,26 @@ class SensorProcess:
                 self.process.wait()
 
 
+def _restart(
+    broker: BrokerControl,
+    proxy: TcpProxy,
+    listener: Listener,
+    seconds: float,
+    stop: threading.Event,
+) -> None:
+    """Stop the broker for `seconds`, start it, and let the sensor back in (through the
+    proxy) only once the listener has subscribed again: a subscriber that is away when a
+    bucket is published misses it, since not every broker keeps sessions over a restart."""
+    subscribed = listener.subscriptions()
+    broker.stop()
+    proxy.cut()
+    stop.wait(seconds)
+    broker.start()
+    if not listener.wait_resubscribed(subscribed, timeout=60.0):
+        log.warning("the listener did not subscribe again within 60 s of the broker's restart")
+    proxy.restore()
+
+
 def clip_clock(listener: Listener) -> float:
     """The sensor's clip time: the frame of the latest snapshot / fps (-1 before the first)."""
     last = listener.last_snapshot
@@ -171,9 +191,7 @@ def inject(
         record = Injected(fault)
         log.info("fault: %s for %.1f s", fault.kind, fault.seconds)
         if fault.kind == "broker restart":
-            broker.stop()
-            stop.wait(fault.seconds)
-            broker.start()
+            _restart(broker, proxy, listener, fault.seconds, stop)
         else:
             proxy.cut()
             stop.wait(fault.seconds)

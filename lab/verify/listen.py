@@ -95,6 +95,7 @@ class Listener:
     _connected: threading.Event = field(default_factory=threading.Event)
     _subscribed: threading.Event = field(default_factory=threading.Event)
     _refused: str | None = None
+    _subacks: int = 0
     _client: mqtt.Client | None = None
 
     def connect(self, timeout: float = 30.0) -> None:
@@ -150,13 +151,14 @@ class Listener:
         self,
         client: mqtt.Client,
         _userdata: object,
-        _flags: object,
+        flags: mqtt.ConnectFlags,
         reason: ReasonCode,
         _properties: object,
     ) -> None:
         if reason.is_failure:
             self._refused = str(reason)
         else:
+            log.debug("listener connected; session present: %s", flags.session_present)
             base = self.address.base
             client.subscribe([(f"{base}/{kind}", 1) for kind in ("status", "state", "counts")])
         self._connected.set()
@@ -171,6 +173,8 @@ class Listener:
     ) -> None:
         if any(reason.is_failure for reason in reasons):
             self._refused = "subscription refused: the user may not read the sensor's topics"
+        with self._lock:
+            self._subacks += 1
         self._subscribed.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
@@ -204,6 +208,20 @@ class Listener:
         """True once a snapshot arrived after `moment` (epoch)."""
         with self._lock:
             return self.last_snapshot is not None and self.last_snapshot[0] > moment
+
+    def subscriptions(self) -> int:
+        """How many times the listener has (re)subscribed."""
+        with self._lock:
+            return self._subacks
+
+    def wait_resubscribed(self, after: int, timeout: float) -> bool:
+        """Wait until the listener subscribed again after `subscriptions()` was `after`."""
+        deadline = time.monotonic() + timeout
+        while self.subscriptions() <= after:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def timeline(self) -> list[tuple[float, float]]:
         """A copy of (arrival epoch, clip time) of every snapshot so far."""
