@@ -80,6 +80,8 @@ def test_planted_errors_fail_with_the_right_lines_named(
     truth.write_text(
         "time_s,line,direction\n" + "".join(f"{t},{n.upper()},{d}\n" for t, n, d in TRUE)
     )
+    occupancy = tmp_path / "occupancy.csv"  # the planted counter publishes 0 in the hall
+    occupancy.write_text("time_s,zone,count\n1.0,HALL,0\n2.0,hall,2\n")
     junit, report = tmp_path / "verify.xml", tmp_path / "verify.md"
     process = subprocess.Popen(
         [
@@ -92,6 +94,8 @@ def test_planted_errors_fail_with_the_right_lines_named(
             str(config),
             "--truth",
             str(truth),
+            "--occupancy",
+            str(occupancy),
             "--fps",
             "10",
             "--broker",
@@ -142,6 +146,7 @@ def test_planted_errors_fail_with_the_right_lines_named(
     assert "- **North in**: missed at 3.00, 7.00 s; doubles at - s; spurious at - s" in text
     assert "- **South out**: missed at - s; doubles at 2.30 s; spurious at - s" in text
     assert "FAIL North in, South out" in stdout
+    assert "| hall | 1.00 |" in text  # |0 - 0| and |0 - 2| over two samples
 
 
 @pytest.mark.broker
