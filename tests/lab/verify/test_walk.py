@@ -140,14 +140,23 @@ def test_walk_page_records_taps_and_writes_the_report(
 
 
 def test_tap_api_refuses_bad_input() -> None:
-    from starlette.testclient import TestClient
+    import httpx
 
     from lab.verify.listen import BrokerAddress, Listener
     from lab.verify.record import CountLog
+    from lab.verify.serve import serve
     from lab.verify.walk import WalkSession, build_app
 
     listener = Listener(BrokerAddress("127.0.0.1", 1, "hq", "door-1"), CountLog(("door",), ()))
-    client = TestClient(build_app(WalkSession(("door",), listener)))
+    port = free_port()
+    served = serve(build_app(WalkSession(("door",), listener)), "127.0.0.1", port, "walk-test")
+    try:
+        _tap_api(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30))
+    finally:
+        served.stop()
+
+
+def _tap_api(client: Any) -> None:
     early = client.post("/api/tap", json={"line": "door", "direction": "in"})
     assert early.status_code == 400 and early.json() == {"error": "press Start first"}
     assert client.post("/api/start").status_code == 200
