@@ -43,7 +43,7 @@ $(VENV)/.installed-demo: pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,opencv,demo,bench]'
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,opencv,demo,bench,verify]'
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps 'norfair==2.3.0'
 	touch $@
 

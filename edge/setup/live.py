@@ -43,7 +43,7 @@ class LivePreview:
         self._state = LiveState((), {}, {})
 
     def _counters_for(self, lines: list[LineConfig], zones: list[ZoneConfig]) -> Counters:
-        return Counters(lines, zones, track_memory_seconds=self._config.tracker.max_age_seconds)
+        return Counters(lines, zones)
 
     def set_drawing(self, lines: list[LineConfig], zones: list[ZoneConfig]) -> None:
         """Count these lines and zones from now on, from zero."""

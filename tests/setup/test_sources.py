@@ -43,8 +43,12 @@ def test_the_pi_camera_gives_the_sensors_view_at_page_size(fake_camera):
     source = opened()  # the first source was opened before the guard would be installed
     (camera,) = fake_camera.Picamera2.instances
     config = camera.camera_configuration()
-    assert config["main"]["size"] == (480, 480)
-    assert config["raw"] is None and config["lores"] is None
+    # The sensor's own configuration at page size: the page reads lores over the whole
+    # field of view; main keeps the sensor's aspect and is never read.
+    assert config["lores"]["size"] == (480, 480)
+    main_width, main_height = config["main"]["size"]
+    assert main_height == 480 and main_width > main_height
+    assert config["raw"] is None
     frame = source.read()
     assert frame is not None and frame.size == (480, 480)
     source.close()
