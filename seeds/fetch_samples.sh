@@ -4,7 +4,7 @@
 #   opencv-doc: examples/data/vtest.avi (demo only), basketball1.png (tests)
 #   darknet:    data/person.jpg (tests)
 #   pixel scenes (lab/pixels): opencv-doc leuvenA.jpg (an empty street, the background),
-#   basketball1.png and darknet person.jpg, kite.jpg (people cut out at run time)
+#   darknet person.jpg and kite.jpg (people cut out at run time)
 set -eu
 
 CACHE="${HEADCOUNT_SAMPLES:-${XDG_CACHE_HOME:-$HOME/.cache}/headcount/samples}"

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from edge.config import format_validation_error
 from edge.sources.opencv import import_cv2
 from lab.pixels.sprites import Image, Sprite, background, people
-from lab.sim.scene import Scene, SceneError, scene_from_dict
+from lab.sim.scene import MIN_VISIBLE, Scene, SceneError, scene_from_dict
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -144,6 +144,25 @@ class Renderer:
         s = self.spec
         factor = (feet_y - s.horizon) / (s.reference_y - s.horizon)
         return float(max(s.min_height, base_height * factor))
+
+    def boxes(self, index: int) -> npt.NDArray[np.float32]:
+        """The drawn people's boxes (N, 4) at a frame, normalized and clipped (occluders ignored).
+
+        Only boxes keeping `MIN_VISIBLE` of their area inside the frame are listed.
+        """
+        ids, feet = self.scene.present(index)
+        out = []
+        for person, (fx, fy) in zip(ids.tolist(), feet.tolist(), strict=True):
+            who = self.scene.people[person]
+            sprite = self._sprites[2 * int(self._choice[person])]
+            h = self.height_at(fy, who.height)
+            w = h * sprite.aspect * self.spec.size[1] / self.spec.size[0]
+            box = np.array([fx - w / 2, fy - h, fx + w / 2, fy])
+            clipped = np.clip(box, 0.0, 1.0)
+            area = max(0.0, clipped[2] - clipped[0]) * max(0.0, clipped[3] - clipped[1])
+            if area >= MIN_VISIBLE * w * h:
+                out.append(clipped)
+        return np.asarray(out, np.float32).reshape(-1, 4)
 
     def frames(self, count: int | None = None) -> Iterator[Image]:
         """RGB frames 0 .. count-1 (all of the scene's when None)."""

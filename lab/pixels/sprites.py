@@ -5,7 +5,6 @@ Each sprite is one person from a photo in a Debian package (fetched by
 fixed rectangle and cropped to the person's mask, so the sprite's bottom-centre is the
 person's feet. Licences (per each package's `debian/copyright`, `Files: *`):
 
-- opencv-doc 4.6.0 `examples/data/basketball1.png`: Apache-2.0 AND BSD-3-Clause.
 - darknet 0.0.0+git20180914 `data/person.jpg`, `data/kite.jpg`: GPL-3.0+ or MIT or WTFPL
   (used under MIT).
 
@@ -42,12 +41,13 @@ class Cut:
 
 CUTS = (
     Cut("woman", "person.jpg", (178, 94, 280, 388)),
-    Cut("player_left", "basketball1.png", (24, 74, 165, 479)),
-    Cut("player_right", "basketball1.png", (432, 12, 639, 478)),
     Cut("walker_blue", "kite.jpg", (104, 606, 183, 780)),
     Cut("walker_purple", "kite.jpg", (208, 678, 277, 866)),
 )
-"""Rectangles found with the shipped fp32 detector (score >= 0.96), widened a little."""
+"""Rectangles found with the shipped fp32 detector (score >= 0.96), widened a little.
+
+basketball1.png's players (a grey photo) are left out: GrabCut keeps a chair with one, and
+the detector scores the other's grey cut-out below 0.5 even when he is half the frame high."""
 
 BACKGROUND = "leuvenA.jpg"
 """opencv-doc `examples/data/leuvenA.jpg`: an empty cobbled street between brick houses."""
@@ -139,7 +139,7 @@ def _largest_blob(mask: Image) -> Image:
 
 @lru_cache(maxsize=1)
 def people() -> tuple[Sprite, ...]:
-    """Every sprite of `CUTS`, each also mirrored (10 in all)."""
+    """Every sprite of `CUTS`, each also mirrored (6 in all)."""
     photos: dict[str, Image] = {}
     out: list[Sprite] = []
     for cut in CUTS:

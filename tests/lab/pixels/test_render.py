@@ -37,7 +37,7 @@ def _one_person(x: float, y: float, height: float = 0.5, **render: object) -> Pi
 
 def test_every_sprite_is_a_person_cut_out_with_feet_at_the_bottom() -> None:
     sprites = people()
-    assert len(sprites) == 10
+    assert len(sprites) == 6
     for sprite in sprites:
         h, w = sprite.alpha.shape
         assert sprite.rgb.shape == (h, w, 3)
