@@ -40,7 +40,7 @@ from lab.pixels.render import PixelScene, Renderer, load_pixel_scene, pixel_scen
 
 log = logging.getLogger(__name__)
 
-SMALL = 0.12
+SMALL = 0.15
 """A drawn person shorter than this fraction of the frame counts as small (far)."""
 RECALL_IOU = 0.5
 NORFAIR_FRACTION = 0.1
