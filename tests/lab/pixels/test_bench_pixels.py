@@ -104,3 +104,35 @@ def test_fidelity_counts_matched_reference_boxes_and_their_shift() -> None:
     assert f.shift == pytest.approx(0.01 / 0.4)
     assert compare(reference, reference).recall == 1.0
     assert compare(reference, reference).correlation == pytest.approx(1.0)
+
+
+def test_bench_pixels_quick_writes_only_its_section(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edge.cli import main
+
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# headcount benchmark results\n\n## Motion gating\nkept\n")
+    assert main(["bench", "--pixels", "--quick", "--out", str(tmp_path)]) == 0
+    text = results.read_text()
+    assert "## Motion gating\nkept" in text
+    assert "## Real pixels: rendered scenes through the whole sensor" in text
+    for scene in ("far_path", "groups", "signpost"):
+        assert f"`{scene}`" in text
+    assert "| uint8 (default) | **headcount** |" in capsys.readouterr().out
+
+
+def test_seams_are_the_inner_tile_edges() -> None:
+    from lab.bench.seams import _on_seam
+
+    boxes = np.array(
+        [
+            [0.1, 0.1, 0.3, 0.3],  # inside the top-left tile
+            [0.4, 0.1, 0.5, 0.3],  # across the first inner column edge (0.444)
+            [0.1, 0.5, 0.2, 0.7],  # across the upper tiles' bottom edge (0.556) in 2 rows
+            [0.7, 0.7, 0.9, 0.9],  # inside the bottom-right tile
+        ],
+        np.float32,
+    )
+    assert _on_seam(boxes, 2, 2, 0.2).tolist() == [False, True, True, False]
+    assert _on_seam(boxes, 1, 2, 0.2).tolist() == [False, True, False, False]
