@@ -346,7 +346,7 @@ def report_lines(runs: Sequence[SettingRun], seconds: float) -> list[str]:
             f"{_fmt(mean_direction_accuracy([s]))}, {_fmt(s.occupancy_mae, 2)}" for s in run.scores
         ]
         out.append(f"| {run.setting.name} | " + " | ".join(cells) + " |")
-    out += ["", *RESEMBLANCE]
+    out += ["", *RESEMBLANCE, "", ANALYSIS]
     return out
 
 
@@ -360,6 +360,12 @@ RESEMBLANCE = (
     "Gaussian noise, not a changing white balance or sunlit patches. The counts are exact; "
     "the detector's errors on these pixels are real, but only as hard as these pasted "
     "people make them.",
+)
+
+
+ANALYSIS = (
+    "What these numbers say, with the quantization fidelity, tile-seam and thresholds-by-job "
+    "measurements behind them: [PIXELS.md](PIXELS.md)."
 )
 
 

@@ -477,7 +477,10 @@ def write_report(out: Path, results: Results) -> Path:
     add("## How to reproduce\n")
     add(
         "`make bench` (installs the `bench` extra and runs `headcount bench --out "
-        "benchmarks`). The scenes are in `seeds/scenes/`; the code is `edge/bench/`.\n"
+        "benchmarks`). The scenes are in `seeds/scenes/`; the code is `edge/bench/`. "
+        "`headcount bench --pixels` re-measures only the real-pixels section (the pixel "
+        "scenes are in `lab/pixels/scenes/`, the code in `lab/pixels/` and "
+        "`lab/bench/pixels.py`).\n"
     )
     path = out / "RESULTS.md"
     path.write_text("\n".join(md), encoding="utf-8")
