@@ -18,7 +18,7 @@ from edge.gate import gate_from_config
 from edge.pipeline import Pipeline, Watchdog
 from edge.plugins import plugin_uri
 from edge.privacy.guard import Guard, install_guard
-from edge.privacy.manifest import PrivacyManifest, build_manifest
+from edge.privacy.manifest import DecodeInfo, PrivacyManifest, build_manifest
 from edge.privacy.output import OutputPrivacy
 from edge.publish import Publisher
 from edge.sinks import Sink, StdoutSink
@@ -56,7 +56,13 @@ def build_detector(config: Config) -> Detector:
         raise StartupError(str(error)) from None
 
 
-def build_source(config: Config, uri: str, detector: Detector, realtime: bool) -> FrameSource:
+def build_source(
+    config: Config,
+    uri: str,
+    detector: Detector,
+    realtime: bool,
+    stop: threading.Event | None = None,
+) -> FrameSource:
     from edge.frames import SourceError
     from edge.sources import open_source
 
@@ -70,17 +76,19 @@ def build_source(config: Config, uri: str, detector: Detector, realtime: bool) -
         raise StartupError(str(error)) from None
     if uri == "picamera2":
         return source  # the camera has its own buffers
-    return PrefetchSource(source)
+    return PrefetchSource(source, stop=stop)
 
 
-def build_input(config: Config, uri: str, realtime: bool) -> tuple[Detector, FrameSource]:
+def build_input(
+    config: Config, uri: str, realtime: bool, stop: threading.Event | None = None
+) -> tuple[Detector, FrameSource]:
     """The detector and the frame source: a plug-in's pair (a seeded scene), or the real ones."""
     from edge.frames import SourceError
 
     plugin = plugin_uri(uri)
     if plugin is None:
         detector = build_detector(config)
-        return detector, build_source(config, uri, detector, realtime)
+        return detector, build_source(config, uri, detector, realtime, stop)
     try:
         pair = plugin.open()
         width, height = pair.detector.input_size
@@ -123,7 +131,7 @@ def build_sensor(
     uri = source_uri if source_uri is not None else config.source.uri
     stop = stop if stop is not None else threading.Event()
     inbox = CommandInbox()
-    detector, source = build_input(config, uri, realtime)
+    detector, source = build_input(config, uri, realtime, stop)
     privacy = OutputPrivacy(config.privacy)
     sinks: list[Sink] = []
     if sink in ("stdout", "both"):
@@ -142,6 +150,7 @@ def build_sensor(
             detector.input_size,
             getattr(detector, "model_name", "simulated"),
             getattr(detector, "model_sha256", None),
+            _decode_info(uri, source),
         )
         sinks.append(build_mqtt_sink(config, publisher.boot, inbox, manifest))
     sinks.extend(extra_sinks or [])
@@ -185,6 +194,19 @@ def _install_guard(config: Config, uri: str, sink: SinkName, watchdog: Watchdog 
         journal_dir=journal,
         broker=broker,
         notify_socket=getattr(watchdog, "address", None),
+    )
+
+
+def _decode_info(uri: str, source: FrameSource) -> DecodeInfo:
+    """What the manifest says of the size frames are decoded at (before the guard: a
+    file's or webcam's header is read, no frame)."""
+    from edge.sources import decode_size, source_kind
+
+    size = decode_size(source)
+    return DecodeInfo(
+        source=source_kind(uri),
+        width=size[0] if size is not None else None,
+        height=size[1] if size is not None else None,
     )
 
 

@@ -52,6 +52,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edge.bootstrap import StartupError, build_sensor
     from edge.frames import SourceError
     from edge.privacy.guard import PrivacyViolation
+    from edge.sources.prefetch import ReaderError
 
     config: Config = load_config(args.config)
     stop = threading.Event()
@@ -75,6 +76,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         summary = sensor.pipeline.run()
     except PrivacyViolation as error:
         return _fail(f"stopped: {error}", EXIT_FAILURE)
+    except ReaderError as error:
+        return _fail(f"stopped: {error}; the counts so far were published", EXIT_FAILURE)
     except SourceError as error:
         if sensor.pipeline.frames == 0:
             return _fail(f"{error}; check [source] uri or --source", EXIT_USAGE)

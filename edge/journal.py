@@ -99,7 +99,7 @@ class Journal:
     def __init__(self, directory: str | os.PathLike[str], max_messages: int = 10_000) -> None:
         if max_messages < 1:
             raise ValueError(f"max_messages must be at least 1, got {max_messages}")
-        self._dir = Path(directory)
+        self._dir = Path(os.path.abspath(directory))  # the privacy guard checks absolute paths only
         self._max = max_messages
         self._lock = threading.Lock()
         self._dropped = 0

@@ -1,10 +1,17 @@
 """A runtime privacy guard built on Python audit hooks (PEP 578).
 
 Once installed, the guard refuses, inside this process: opening a file with write
-intent (and renaming, removing, creating, truncating, re-permissioning) outside the
-journal folder; name lookups, connections, datagrams and binds to any peer but the
-configured broker (and, for AF_UNIX, systemd's notify socket); starting
-subprocesses, forking or exec-ing; and loading native libraries through ctypes.
+intent (and renaming, removing, creating, truncating, re-permissioning, also through a
+file descriptor) anywhere but the journal folder, and any relative path for those (the
+audit event does not say which directory descriptor it is relative to); name lookups,
+connections, datagrams and binds to any peer but the configured broker (and, for
+AF_UNIX, systemd's notify socket); starting subprocesses, forking, exec-ing or starting
+a new interpreter (multiprocessing's spawn and forkserver, which call
+`_posixsubprocess.fork_exec` directly and raise no audit event, are refused through a
+wrapper around it); and loading native libraries through ctypes.
+
+`install_setup_guard` installs the same guard for `headcount setup`: exactly one
+listening socket and writes to exactly the config file and its backup, nothing else.
 
 A refusal raises `PrivacyViolation` in the offending call, is logged in one line that
 names the event and a coarse reason (a path or address, never data), and trips the
@@ -13,9 +20,10 @@ swallowed the exception. Mode `warn` logs the same line (once per distinct reaso
 and allows; mode `off` installs nothing.
 
 What it cannot stop: native code (C extensions, LiteRT, OpenCV, libc's DNS resolver)
-does its own system calls without raising audit events; a hook cannot be removed,
-but code running in the process can still corrupt memory. The systemd sandbox
-(read-only file system, address allow-list, no new privileges) is the outer wall.
+does its own system calls without raising audit events, and `os.mknod`/`os.mkfifo` raise
+none; a hook cannot be removed, but code running in the process can still corrupt
+memory. The systemd sandbox (read-only file system, address allow-list, no new
+privileges) is the outer wall; PRIVACY.md says which layer stops which attack.
 """
 
 from __future__ import annotations
@@ -28,10 +36,10 @@ import socket
 import sys
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
@@ -50,33 +58,35 @@ DEFAULT_DEVICES: tuple[str, ...] = (
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _WRITE_MODE_CHARS = frozenset("wax+")
 
-# event -> (indices of path arguments that must lie in the journal, index of dir_fd or -1)
-_PATH_EVENTS: dict[str, tuple[tuple[int, ...], int]] = {
-    "os.rename": ((0, 1), 2),  # also raised by os.replace
-    "os.remove": ((0,), 1),  # also raised by os.unlink
-    "os.rmdir": ((0,), 1),
-    "os.mkdir": ((0,), 2),
-    "os.truncate": ((0,), -1),
-    "os.chmod": ((0,), 2),
-    "os.chown": ((0,), 3),
-    "os.utime": ((0,), 3),
-    "os.chflags": ((0,), -1),
-    "os.setxattr": ((0,), -1),
-    "os.removexattr": ((0,), -1),
-    "os.link": ((0, 1), 2),
-    "os.symlink": ((1,), 2),
-    "shutil.copyfile": ((1,), -1),
-    "shutil.copymode": ((1,), -1),
-    "shutil.copystat": ((1,), -1),
-    "shutil.copytree": ((1,), -1),
-    "shutil.move": ((0, 1), -1),
-    "shutil.rmtree": ((0,), 1),
-    "shutil.chown": ((0,), -1),
-    "shutil.make_archive": ((0,), -1),
-    "shutil.unpack_archive": ((1,), -1),
-    "tempfile.mkstemp": ((0,), -1),
-    "tempfile.mkdtemp": ((0,), -1),
+# event -> indices of the path arguments that must be writable (a path or an fd)
+_PATH_EVENTS: dict[str, tuple[int, ...]] = {
+    "os.rename": (0, 1),  # also raised by os.replace
+    "os.remove": (0,),  # also raised by os.unlink
+    "os.rmdir": (0,),
+    "os.mkdir": (0,),
+    "os.truncate": (0,),  # also os.ftruncate, with an fd
+    "os.chmod": (0,),  # also os.fchmod
+    "os.chown": (0,),  # also os.fchown
+    "os.utime": (0,),
+    "os.chflags": (0,),
+    "os.setxattr": (0,),
+    "os.removexattr": (0,),
+    "os.link": (0, 1),
+    "os.symlink": (1,),
+    "shutil.copyfile": (1,),
+    "shutil.copymode": (1,),
+    "shutil.copystat": (1,),
+    "shutil.copytree": (1,),
+    "shutil.move": (0, 1),
+    "shutil.rmtree": (0,),
+    "shutil.chown": (0,),
+    "shutil.make_archive": (0,),
+    "shutil.unpack_archive": (1,),
+    "tempfile.mkstemp": (0,),
+    "tempfile.mkdtemp": (0,),
 }
+FORK_EXEC_EVENT = "_posixsubprocess.fork_exec"
+"""Raised by the guard's own wrapper: the C function starts a process without an event."""
 _PROCESS_EVENTS = frozenset(
     {
         "subprocess.Popen",
@@ -87,8 +97,11 @@ _PROCESS_EVENTS = frozenset(
         "os.fork",
         "os.forkpty",
         "os.startfile",
+        FORK_EXEC_EVENT,
     }
 )
+_PROCESS_MODULES = frozenset({"_posixsubprocess"})
+"""Modules whose fresh copy would hand back an unwrapped fork_exec."""
 _NATIVE_EVENTS = frozenset({"ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle"})
 _NAME_EVENTS = frozenset(
     {
@@ -101,7 +114,7 @@ _NAME_EVENTS = frozenset(
 )
 _PEER_EVENTS = frozenset({"socket.connect", "socket.sendto", "socket.sendmsg"})
 _WATCHED = frozenset(
-    {"open", "sqlite3.connect", "socket.bind", "http.client.connect"}
+    {"open", "import", "sqlite3.connect", "socket.bind", "http.client.connect"}
     | set(_PATH_EVENTS)
     | _PROCESS_EVENTS
     | _NATIVE_EVENTS
@@ -109,10 +122,23 @@ _WATCHED = frozenset(
     | _PEER_EVENTS
 )
 _MAX_SHOWN = 160
+_PROCESS_REFUSAL = "starting or replacing a process is not allowed"
 
 
 class PrivacyViolation(PermissionError):  # noqa: N818 - the name the pipeline contract uses
     """An operation the privacy guard refuses; the message names the event, never data."""
+
+
+@dataclass(frozen=True)
+class SetupPermit:
+    """What `headcount setup` may do besides reading: one listener and two files.
+
+    `listen` is a literal IP address and a port (0: one ephemeral port); `files` are
+    the config file and its backup, as absolute resolved paths.
+    """
+
+    listen: tuple[str, int]
+    files: frozenset[str]
 
 
 @dataclass
@@ -129,6 +155,7 @@ class Guard:
     broker: tuple[str, int] | None
     notify_socket: str | bytes | None = None
     devices: tuple[str, ...] = DEFAULT_DEVICES
+    setup: SetupPermit | None = None
     violations: int = 0
     first_refusal: str | None = None
     _broker_ips: frozenset[str] = field(default_factory=frozenset)
@@ -136,6 +163,7 @@ class Guard:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _busy: threading.local = field(default_factory=threading.local)
     _own_listeners: weakref.WeakSet[socket.socket] = field(default_factory=weakref.WeakSet)
+    _setup_bound: bool = False
 
     @property
     def tripped(self) -> bool:
@@ -156,7 +184,9 @@ class Guard:
         if event in _PATH_EVENTS:
             return self._path_refusal(event, args)
         if event in _PROCESS_EVENTS:
-            return "starting or replacing a process is not allowed"
+            return _PROCESS_REFUSAL
+        if event == "import":
+            return self._import_refusal(args)
         if event in _NATIVE_EVENTS:
             return "loading native code through ctypes is not allowed"
         if event in _NAME_EVENTS:
@@ -178,33 +208,56 @@ class Guard:
         writes = isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
         if isinstance(mode, str) and _WRITE_MODE_CHARS.intersection(mode):
             writes = True
-        if not writes or isinstance(path, int) or path is None:
+        if not writes:
             return None
+        if isinstance(path, int):
+            return self._fd_refusal(path, "writing")
+        if path is None:
+            return "opening an unnamed path for writing is not allowed"
+        if not _is_absolute(path):
+            return "writing through a relative path is not allowed (it cannot be checked)"
         resolved = _resolve(path)
         if resolved is None:
             return "opening an unnamed path for writing is not allowed"
-        if self._in_journal(resolved) or self._is_device(resolved):
+        if self._may_write(resolved) or self._is_device(resolved):
             return None
-        return f"writing {_shown(resolved)} is outside the journal folder"
+        return f"writing {_shown(resolved)} is not allowed ({self._where()})"
 
     def _path_refusal(self, event: str, args: tuple[object, ...]) -> str | None:
-        indices, dir_fd_index = _PATH_EVENTS[event]
-        dir_fd = args[dir_fd_index] if 0 <= dir_fd_index < len(args) else None
-        for index in indices:
-            if index >= len(args) or isinstance(args[index], int):
+        for index in _PATH_EVENTS[event]:
+            if index >= len(args):
                 continue
             path = args[index]
-            if isinstance(dir_fd, int) and dir_fd >= 0 and not _is_absolute(path):
-                return "a path relative to a directory descriptor cannot be checked"
+            if isinstance(path, int):
+                reason = self._fd_refusal(path, "changing")
+                if reason is not None:
+                    return reason
+                continue
+            if not _is_absolute(path):
+                return (
+                    "changing a file through a relative path is not allowed (it cannot be checked)"
+                )
             resolved = _resolve(path)
             if resolved is None:
                 return "an unnamed path cannot be checked"
-            if self._in_journal(resolved):
+            if self._may_write(resolved):
                 continue
             if event == "os.mkdir" and self._is_journal_ancestor(resolved):
                 continue
-            return f"changing {_shown(resolved)} is outside the journal folder"
+            return f"changing {_shown(resolved)} is not allowed ({self._where()})"
         return None
+
+    def _fd_refusal(self, fd: int, verb: str) -> str | None:
+        """A call on a file descriptor: checked by the file it names in /proc/self/fd."""
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            return f"{verb} through a file descriptor that cannot be checked is not allowed"
+        if not target.startswith(os.sep):
+            return None  # a pipe, socket or anonymous inode: no file on disk
+        if self._may_write(target) or self._is_device(target):
+            return None
+        return f"{verb} {_shown(target)} through a file descriptor is not allowed ({self._where()})"
 
     def _sqlite_refusal(self, args: tuple[object, ...]) -> str | None:
         name = _text_path(args[0]) or ""
@@ -212,10 +265,20 @@ class Guard:
             return None
         if name.startswith("file:"):
             name = name[5:].split("?", 1)[0]
-        resolved = _resolve(name)
+        resolved = _resolve(name) if _is_absolute(name) else None
         if resolved is not None and self._in_journal(resolved):
             return None
         return "a database outside the journal folder is not allowed"
+
+    def _may_write(self, resolved: str) -> bool:
+        if self.setup is not None and resolved in self.setup.files:
+            return True
+        return self._in_journal(resolved)
+
+    def _where(self) -> str:
+        if self.setup is not None:
+            return "setup mode writes only the config file and its backup"
+        return "outside the journal folder"
 
     def _in_journal(self, resolved: str) -> bool:
         if self.journal_dir is None:
@@ -231,6 +294,13 @@ class Guard:
 
     def _is_device(self, resolved: str) -> bool:
         return any(fnmatch.fnmatchcase(resolved, pattern) for pattern in self.devices)
+
+    # --- processes --------------------------------------------------------------
+
+    def _import_refusal(self, args: tuple[object, ...]) -> str | None:
+        if args and args[0] in _PROCESS_MODULES:
+            return f"loading another copy of {_shown(args[0])} is not allowed"
+        return None
 
     # --- network ----------------------------------------------------------------
 
@@ -252,17 +322,21 @@ class Guard:
         return "this kind of socket is not allowed"
 
     def _is_own_listener(self, host: object, port: object) -> bool:
-        """A loopback connection to a socket this process bound: a socketpair stand-in
-        (paho wakes its loop this way), so the bytes never leave the process."""
+        """A connection to the exact address and port of a loopback socket this process
+        bound and is listening on: a socketpair stand-in (paho wakes its loop this way),
+        so the bytes never leave the process. Another loopback address with the same
+        port is somebody else."""
         ip = _normal_ip(host) if isinstance(host, str) else None
-        if ip is None or not ipaddress.ip_address(ip).is_loopback:
+        if ip is None:
             return False
         for sock in list(self._own_listeners):
             try:
-                if sock.getsockname()[1] == port:
-                    return True
+                name = sock.getsockname()
+                listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
             except OSError:
                 continue
+            if listening and name[1] == port and _normal_ip(str(name[0])) == ip:
+                return True
         return False
 
     def _host_port_refusal(self, host: object, port: object) -> str | None:
@@ -274,26 +348,44 @@ class Guard:
         host = args[0]
         if isinstance(host, tuple):  # getnameinfo takes a socket address
             host = host[0] if host else None
-        if self._is_broker_host(host):
+        if self._is_broker_host(host) or self._is_listen_host(host):
             return None
         return f"looking up {_shown(host)} is not the configured broker"
 
     def _bind_refusal(self, args: tuple[object, ...]) -> str | None:
         sock, address = args[0], args[1]
         family = getattr(sock, "family", None)
+        if family not in (socket.AF_INET, socket.AF_INET6) or not isinstance(address, tuple):
+            return "binding a socket is not allowed"
+        if len(address) < 2:
+            return "binding a socket is not allowed"
+        if self.setup is not None:
+            return self._setup_bind_refusal(address)
         # socket.create_connection binds to ("", 0) when given a source address, as
         # paho does; an ephemeral client port is what connect() picks anyway.
-        if (
-            family in (socket.AF_INET, socket.AF_INET6)
-            and isinstance(address, tuple)
-            and len(address) >= 2
-            and address[1] == 0
-        ):
-            ip = _normal_ip(address[0]) if isinstance(address[0], str) else None
-            if ip is not None and ipaddress.ip_address(ip).is_loopback:
-                self._own_listeners.add(sock)  # type: ignore[arg-type]
-            return None
-        return "binding a socket is not allowed"
+        if address[1] != 0:
+            return "binding a socket is not allowed"
+        ip = _normal_ip(address[0]) if isinstance(address[0], str) else None
+        if ip is not None and ipaddress.ip_address(ip).is_loopback:
+            self._own_listeners.add(sock)  # type: ignore[arg-type]
+        return None
+
+    def _setup_bind_refusal(self, address: tuple[Any, ...]) -> str | None:
+        assert self.setup is not None
+        host, port = self.setup.listen
+        ip = _normal_ip(address[0]) if isinstance(address[0], str) else None
+        if ip != host or address[1] != port:
+            return f"setup mode listens only on {_shown(host)}:{port}"
+        with self._lock:
+            if self._setup_bound:
+                return "setup mode allows one listening socket, and it exists"
+            self._setup_bound = True
+        return None
+
+    def _is_listen_host(self, host: object) -> bool:
+        if self.setup is None or not isinstance(host, str):
+            return False
+        return _normal_ip(host) == self.setup.listen[0]
 
     def _is_broker_host(self, host: object) -> bool:
         if self.broker is None or host is None:
@@ -332,9 +424,9 @@ class Guard:
             self.violations += 1
             if self.first_refusal is None:
                 self.first_refusal = line
-            first_of_kind = line not in self._warned
+            first_of_kind = reason not in self._warned
             if first_of_kind and len(self._warned) < 1000:
-                self._warned.add(line)
+                self._warned.add(reason)
         if self.mode == "warn":
             if first_of_kind:
                 log.warning("%s (warn mode: allowed)", line)
@@ -356,16 +448,13 @@ def install_guard(
 ) -> Guard:
     """Install the process-wide guard (once; audit hooks cannot be removed) and return it.
 
-    Call it after imports and before opening the camera. `journal_dir` is the only
-    folder that may be written (None: none); `broker` is the only network peer (None:
-    none); `notify_socket` is `$NOTIFY_SOCKET` or its sendto address. The broker's
-    host name is resolved now and again whenever an unknown address is contacted.
+    Call it after imports and before the first frame. `journal_dir` is the only
+    folder that may be written, through absolute paths (None: none); `broker` is the
+    only network peer (None: none); `notify_socket` is `$NOTIFY_SOCKET` or its sendto
+    address. The broker's host name is resolved now and again whenever an unknown
+    address is contacted.
     """
-    global _installed  # noqa: PLW0603 - one hook per process, by the nature of audit hooks
-    if mode not in ("enforce", "warn", "off"):
-        raise ValueError(f"guard mode must be 'enforce', 'warn' or 'off', got {mode!r}")
-    if _installed is not None and _installed.mode != "off":
-        raise RuntimeError("the privacy guard is already installed in this process")
+    _check_mode(mode)
     journal = Path(os.path.realpath(journal_dir)) if journal_dir is not None else None
     notify = notify_socket
     if isinstance(notify, str) and notify.startswith("@"):
@@ -378,18 +467,107 @@ def install_guard(
         devices=tuple(devices),
         _broker_ips=_resolve_host(broker) if broker is not None else frozenset(),
     )
-    _installed = guard
-    if mode == "off":
-        log.warning("privacy guard is off: file writes, connections and subprocesses are unchecked")
-        return guard
-    sys.addaudithook(guard._hook)
-    log.info(
-        "privacy guard installed (%s): writes only in %s, network only to %s",
-        mode,
-        journal if journal is not None else "nowhere",
-        f"{broker[0]}:{broker[1]}" if broker is not None else "nobody",
-    )
+    _activate(guard)
+    if mode != "off":
+        log.info(
+            "privacy guard installed (%s): writes only in %s, network only to %s",
+            mode,
+            journal if journal is not None else "nowhere",
+            f"{broker[0]}:{broker[1]}" if broker is not None else "nobody",
+        )
     return guard
+
+
+def install_setup_guard(
+    mode: GuardMode = "enforce",
+    *,
+    listen: tuple[str, int],
+    config_file: Path,
+    backup_file: Path,
+    devices: Sequence[str] = DEFAULT_DEVICES,
+) -> Guard:
+    """Install the guard for setup mode (once per process) and return it.
+
+    Allowed besides reading: one `bind` to exactly `listen` (a literal IP address and
+    a port; port 0 means one ephemeral port), then listening and the connections
+    accepted on that socket (accept and send raise no audit event); name lookups of
+    that address only; writes, renames, copies and permission changes whose every
+    path is `config_file` or `backup_file` (resolved now; the backup need not exist);
+    the camera devices. Refused: every other bind, every outgoing connection or
+    datagram (there is no broker and no journal in setup mode), every other write,
+    processes and ctypes, as `install_guard` refuses them. Write the files through
+    absolute paths (a relative path is refused, as always). Call it after the
+    detector, the camera's and the web server's libraries are loaded and before the
+    server binds; `Guard.check()` raises once anything was refused. Raises ValueError
+    for a host name (give its address) or a port outside 0-65535.
+    """
+    _check_mode(mode)
+    host, port = listen
+    ip = _normal_ip(host)
+    if ip is None:
+        raise ValueError(f"setup mode needs a literal IP address to listen on, got {host!r}")
+    if not 0 <= port <= 65535:
+        raise ValueError(f"setup mode's port must be 0-65535, got {port}")
+    files = frozenset(os.path.realpath(path) for path in (config_file, backup_file))
+    guard = Guard(
+        mode=mode,
+        journal_dir=None,
+        broker=None,
+        devices=tuple(devices),
+        setup=SetupPermit(listen=(ip, port), files=files),
+    )
+    _activate(guard)
+    if mode != "off":
+        log.info(
+            "privacy guard installed for setup (%s): listening only on %s:%d, writing only %s",
+            mode,
+            ip,
+            port,
+            " and ".join(sorted(files)),
+        )
+    return guard
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ("enforce", "warn", "off"):
+        raise ValueError(f"guard mode must be 'enforce', 'warn' or 'off', got {mode!r}")
+    if _installed is not None and _installed.mode != "off":
+        raise RuntimeError("the privacy guard is already installed in this process")
+
+
+def _activate(guard: Guard) -> None:
+    global _installed  # noqa: PLW0603 - one hook per process, by the nature of audit hooks
+    _installed = guard
+    if guard.mode == "off":
+        log.warning("privacy guard is off: file writes, connections and subprocesses are unchecked")
+        return
+    _wrap_fork_exec(guard)
+    sys.addaudithook(guard._hook)
+
+
+def _wrap_fork_exec(guard: Guard) -> None:
+    """Route `_posixsubprocess.fork_exec` through the guard.
+
+    multiprocessing's spawn and forkserver start methods (and its resource tracker)
+    call it directly, raising no audit event, and the new interpreter would start with
+    no hook. `subprocess` keeps its own reference; it is replaced too. A fresh import
+    of the module is refused by the hook ("import" event).
+    """
+    import subprocess
+
+    try:
+        import _posixsubprocess
+    except ImportError:  # not a POSIX system: nothing to wrap
+        return
+    original: Callable[..., int] = _posixsubprocess.fork_exec
+
+    def fork_exec(*args: object, **kwargs: object) -> int:
+        guard._hook(FORK_EXEC_EVENT, ())
+        return original(*args, **kwargs)
+
+    _posixsubprocess.fork_exec = fork_exec
+    if getattr(subprocess, "_fork_exec", None) is original:
+        subprocess._fork_exec = fork_exec  # type: ignore[attr-defined]
 
 
 def _text_path(path: object) -> str | None:

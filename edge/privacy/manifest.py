@@ -45,9 +45,21 @@ class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class DecodeInfo(_Part):
+    source: str = Field(description="Pi camera, webcam, video file, stream, or '<scheme> plug-in'.")
+    width: int | None = Field(ge=1, description="Width frames are decoded at (null: not known).")
+    height: int | None = Field(ge=1, description="Height frames are decoded at (null: not known).")
+
+
 class CaptureInfo(_Part):
-    width: int = Field(ge=1, description="Frame width the camera delivers, in pixels.")
-    height: int = Field(ge=1, description="Frame height the camera delivers, in pixels.")
+    width: int = Field(ge=1, description="Frame width the detector gets, in pixels.")
+    height: int = Field(ge=1, description="Frame height the detector gets, in pixels.")
+    decoded: DecodeInfo | None = Field(
+        default=None,
+        description="The size frames exist at in memory before the resize to width x height: "
+        "the Pi camera's ISP delivers the capture size, a webcam its nearest mode, a video "
+        "file or stream its own full size (null: not reported).",
+    )
 
 
 class ModelInfo(_Part):
@@ -111,8 +123,10 @@ def build_manifest(
     capture_size: tuple[int, int] | None,
     model_name: str,
     model_sha256: str | None,
+    decoded: DecodeInfo | None = None,
 ) -> PrivacyManifest:
-    """The manifest for a config (None: the defaults) and the detector actually loaded."""
+    """The manifest for a config (None: the defaults) and the detector actually loaded;
+    `decoded` is what the source reports of its decode size."""
     privacy = config.privacy if config is not None else PrivacyConfig.model_validate({})
     publish = config.publish if config is not None else PublishConfig.model_validate({})
     journal = config.journal if config is not None else JournalConfig.model_validate({})
@@ -129,7 +143,7 @@ def build_manifest(
         software=__version__,
         collected=list(COLLECTED),
         not_collected=list(NOT_COLLECTED),
-        capture=CaptureInfo(width=capture_size[0], height=capture_size[1])
+        capture=CaptureInfo(width=capture_size[0], height=capture_size[1], decoded=decoded)
         if capture_size is not None
         else None,
         model=ModelInfo(name=model_name, sha256=model_sha256),
@@ -160,7 +174,18 @@ def manifest_for_config(config: Config | None) -> PrivacyManifest:
         log.warning("capture size unknown: %s", error)
     else:
         capture = detector.input_size  # the frame size the sensor asks its source for
-    return build_manifest(config, capture, path.name, sha256_file(path))
+    decoded = None
+    if capture is not None:
+        from edge.sources import probe_decode_size, source_kind
+
+        uri = config.source.uri if config is not None else "picamera2"
+        size = probe_decode_size(uri, capture)
+        decoded = DecodeInfo(
+            source=source_kind(uri),
+            width=size[0] if size is not None else None,
+            height=size[1] if size is not None else None,
+        )
+    return build_manifest(config, capture, path.name, sha256_file(path), decoded)
 
 
 def render_text(manifest: PrivacyManifest) -> str:
@@ -170,6 +195,7 @@ def render_text(manifest: PrivacyManifest) -> str:
         if manifest.capture is not None
         else "unknown (the model could not be opened)"
     )
+    decoding = _decoding_text(manifest.capture)
     if manifest.noise is None:
         noise = "off (line counts are exact)"
     else:
@@ -194,6 +220,7 @@ def render_text(manifest: PrivacyManifest) -> str:
         *(f"  - {item}" for item in manifest.not_collected),
         "",
         f"Capture:       {capture}",
+        f"Decoding:      {decoding}",
         f"Model:         {manifest.model.name} sha256 {manifest.model.sha256 or 'unknown'}",
         f"k threshold:   {manifest.k or 'off'}"
         + (f" (zone counts below {manifest.k} are published as 0)" if manifest.k else ""),
@@ -204,3 +231,19 @@ def render_text(manifest: PrivacyManifest) -> str:
         f"{manifest.retention.journal_max_messages} messages",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _decoding_text(capture: CaptureInfo | None) -> str:
+    """Where frames are larger than the capture size before they are resized, if anywhere."""
+    decoded = capture.decoded if capture is not None else None
+    if capture is None or decoded is None:
+        return "not reported by the source"
+    if decoded.width is None or decoded.height is None:
+        return f"{decoded.source}: size not known here (a running sensor reports it on MQTT)"
+    size = f"{decoded.width}x{decoded.height}"
+    if (decoded.width, decoded.height) == (capture.width, capture.height):
+        return f"{decoded.source} delivers {size}; no larger frame exists in the process"
+    return (
+        f"{decoded.source} decoded at {size} in memory, each frame resized to "
+        f"{capture.width}x{capture.height} at once"
+    )

@@ -47,4 +47,49 @@ def open_source(
     return OpenCVSource(text, size, realtime=realtime, origin=origin)
 
 
-__all__ = ["STREAM_SCHEMES", "open_source"]
+def source_kind(uri: str) -> str:
+    """What kind of source `uri` names, in words safe to publish (never the uri itself,
+    which may hold a password or a path)."""
+    text = uri.strip()
+    if text == "picamera2":
+        return "Pi camera"
+    if text.isdigit():
+        return "webcam"
+    if text.lower().startswith(STREAM_SCHEMES):
+        return "stream"
+    from edge.plugins import plugin_uri
+
+    plugin = plugin_uri(text)
+    if plugin is not None:
+        return f"{plugin.scheme} plug-in"
+    return "video file"
+
+
+def decode_size(source: object) -> tuple[int, int] | None:
+    """The (width, height) frames exist at in this process before they are resized to
+    the capture size, as the source reports it (`decode_size()`; a prefetching wrapper
+    asks the source it wraps); None when the source cannot tell."""
+    inner = getattr(source, "inner", source)
+    probe = getattr(inner, "decode_size", None)
+    size = probe() if callable(probe) else None
+    if size is None:
+        return None
+    return (int(size[0]), int(size[1]))
+
+
+def probe_decode_size(uri: str, size: tuple[int, int]) -> tuple[int, int] | None:
+    """`decode_size` of the source `uri` names, for `headcount privacy`: a video file's
+    header is read, the Pi camera delivers `size`; None for a webcam or a stream (the
+    running sensor may hold the device, and a stream may take long to answer)."""
+    kind = source_kind(uri)
+    if kind == "Pi camera":
+        return size
+    if kind != "video file":
+        return None
+    try:
+        return decode_size(open_source(uri, size))
+    except SourceError:
+        return None
+
+
+__all__ = ["STREAM_SCHEMES", "decode_size", "open_source", "probe_decode_size", "source_kind"]

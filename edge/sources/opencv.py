@@ -1,12 +1,14 @@
 """OpenCV frame source: a video file, a webcam index, or an RTSP/HTTP stream.
 
-Frames are resized (stretched; area averaging for a strong shrink, else bilinear, as the
-detector's preprocessing does) to the capture size first, then turned from
-OpenCV's BGR into RGB. A file is decoded as fast as the pipeline reads unless
-`realtime`, which paces it at its own frame rate; its frame `index` is the decode index
-from 0 (a corrupt frame is skipped with a warning but keeps its index) and its
-`timestamp` is `origin + index / fps`. A camera or stream stamps frames with the capture
-time and raises a transient SourceError when it stops delivering.
+Frames are decoded by OpenCV at the file's or stream's own size (a webcam is asked for
+the capture size and picks its nearest mode; `decode_size()` tells which), resized
+(stretched; area averaging for a strong shrink, else bilinear, as the detector's
+preprocessing does) to the capture size at once, then turned from OpenCV's BGR into RGB.
+A file is decoded as fast as the pipeline reads unless `realtime`, which paces it at its
+own frame rate; its frame `index` is the decode index from 0 (a corrupt frame is skipped
+with a warning but keeps its index) and its `timestamp` is `origin + index / fps`.
+A camera or stream stamps frames with the capture time and raises a transient
+SourceError when it stops delivering.
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ class OpenCVSource:
         self._next = 0
         self._started = False
         self._pace_start: tuple[float, int] | None = None
+        self.decoded: tuple[int, int] | None = None
+        """The size of the first frame OpenCV decoded (None: none yet)."""
 
     @property
     def description(self) -> str:
@@ -93,6 +97,34 @@ class OpenCVSource:
 
     def open(self) -> None:
         """Open the capture; a file reopened after close continues at its next frame."""
+        self._cap = self._capture()
+        if not self._started:
+            self.origin = time.time() if self._origin_arg is None else self._origin_arg
+        self._pace_start = None
+
+    def decode_size(self) -> tuple[int, int] | None:
+        """The (width, height) OpenCV decodes frames at, before they are resized to `size`:
+        a file's or stream's own size (the codec decodes whole frames), or the mode a
+        webcam agreed to when asked for `size`. Read from the capture's header: opens a
+        capture when none is open and reads no frame; None if it cannot be opened now."""
+        if self.decoded is not None:
+            return self.decoded
+        cap = self._cap
+        try:
+            probe = cap if cap is not None else self._capture()
+        except SourceError:
+            return None
+        try:
+            cv2 = self._cv2
+            width = int(probe.get(cv2.CAP_PROP_FRAME_WIDTH))
+            height = int(probe.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        finally:
+            if cap is None:
+                probe.release()
+        return (width, height) if width > 0 and height > 0 else None
+
+    def _capture(self) -> Any:
+        """A configured cv2.VideoCapture for the target, or a SourceError saying why not."""
         cv2 = self._cv2 = import_cv2()
         if not self.live and not Path(str(self.target)).is_file():
             raise SourceError(f"cannot open video file {self.target}: no such file")
@@ -130,10 +162,7 @@ class OpenCVSource:
                 )
             if self._next > 0:
                 cap.set(cv2.CAP_PROP_POS_FRAMES, self._next)
-        if not self._started:
-            self.origin = time.time() if self._origin_arg is None else self._origin_arg
-        self._cap = cap
-        self._pace_start = None
+        return cap
 
     def read(self) -> Frame | None:
         if self._cap is None:
@@ -182,6 +211,16 @@ class OpenCVSource:
             self._sleep(wait)
 
     def _convert(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        decoded = (int(image.shape[1]), int(image.shape[0]))
+        if decoded != self.decoded:
+            if self.decoded is not None:
+                logger.warning(
+                    "%s now decodes at %dx%d, not %dx%d",
+                    self.description,
+                    *decoded,
+                    *self.decoded,
+                )
+            self.decoded = decoded
         return to_rgb(self._cv2, image, self.size)
 
     def close(self) -> None:

@@ -116,6 +116,11 @@ class PiCameraSource:
             )
         self._camera = camera
 
+    def decode_size(self) -> tuple[int, int]:
+        """The size frames reach this process at: the ISP's output, the capture size (or
+        the aligned size the camera configured, once open)."""
+        return self._stream_size
+
     def read(self) -> Frame:
         camera = self._camera
         if camera is None:

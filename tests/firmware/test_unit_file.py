@@ -180,3 +180,60 @@ def test_start_limit_is_set() -> None:
     unit = parse_unit(UNIT.read_text())["Unit"]
     assert int(unit["StartLimitBurst"][0]) > 1
     assert int(unit["StartLimitIntervalSec"][0]) > 0
+
+
+def installed_service(tmp_path: Path, broker: str) -> dict[str, list[str]]:
+    """The [Service] keys of the unit together with the drop-in install.sh writes."""
+    root = make_root(tmp_path, UNIT.read_text(), broker=broker)
+    system = root / "etc/systemd/system"
+    text = (system / "headcount.service").read_text()
+    dropin = (system / "headcount.service.d" / "broker.conf").read_text()
+    service = parse_unit(text)["Service"]
+    for key, values in parse_unit(dropin).get("Service", {}).items():
+        service[key] = [*service.get(key, []), *values]
+    return service
+
+
+@pytest.mark.parametrize("broker", ["localhost", "192.0.2.10"])
+def test_files_can_appear_only_in_the_journal_and_no_fifo_or_node_anywhere(
+    tmp_path: Path, broker: str
+) -> None:
+    """The layer for what the runtime guard cannot see: native code, os.mknod/os.mkfifo
+    (no audit event), a descriptor opened before the guard. Read-only everywhere but the
+    journal (and the unit's private /tmp), and no mknod/mknodat system call at all."""
+    service = installed_service(tmp_path, broker)
+    assert service["ProtectSystem"] == ["strict"]
+    assert service["ReadWritePaths"] == ["/var/lib/headcount/journal"]
+    writable = {"BindPaths", "ReadWriteDirectories", "StateDirectory", "CacheDirectory"}
+    assert {k for k in service if k in writable} == {"StateDirectory"}
+    assert service["StateDirectory"] == ["headcount/journal"]
+    assert "~mknod mknodat" in service["SystemCallFilter"]
+    # mknodat (what mkfifo calls) is in the @system-service set the unit allows, so
+    # without the deny line it would be allowed.
+    groups = subprocess.run(
+        [systemd_analyze(), "syscall-filter", "@file-system"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    assert {"mknod", "mknodat"} <= set(groups)
+    report = subprocess.run(
+        [systemd_analyze(), "security", "--offline=yes", "--no-pager", str(UNIT)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    ).stdout
+    assert re.search(r"✓ ProtectSystem=\s+Service has strict read-only access", report), report
+
+
+def test_the_address_allow_list_cannot_tell_ports_apart(tmp_path: Path) -> None:
+    """With the broker on localhost, systemd admits every port of 127.0.0.1 and ::1
+    (IPAddressAllow= has no ports): a collector on another loopback port is stopped by
+    the runtime guard alone (tests/privacy/test_guard.py), not by this layer."""
+    service = installed_service(tmp_path, "localhost")
+    assert service["IPAddressDeny"] == ["any"]
+    assert [v for v in service["IPAddressAllow"] if v] == ["127.0.0.1", "::1"]
+    remote = installed_service(tmp_path / "remote", "192.0.2.10")
+    assert [v for v in remote["IPAddressAllow"] if v] == ["192.0.2.10"]

@@ -58,6 +58,7 @@ def _under(path: str, roots: list[str]) -> bool:
 WRITE_FLAGS = ("O_WRONLY", "O_RDWR", "O_CREAT", "O_TRUNC", "O_APPEND")
 _CALL = re.compile(r"^(?:\[pid\s+)?(\d+)\]?\s+(\w+)\((.*)$")
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+_FD_PATH = re.compile(r"^\d+<(/[^>]*)>$")
 _DIRFD = re.compile(r"^(?:AT_FDCWD|\d+)<([^>]*)>")
 _INET = re.compile(r'sa_family=AF_INET, sin_port=htons\((\d+)\), sin_addr=inet_addr\("([^"]+)"\)')
 _INET6 = re.compile(
@@ -82,6 +83,24 @@ PATH_CALLS = {
     "symlink": (1,),
     "symlinkat": (2,),
     "creat": (0,),
+    # The guard cannot see these (no audit event): the strace record must.
+    "mknod": (0,),
+    "mknodat": (1,),
+    # Metadata changes, by path or on a descriptor (shown as 3</path> by -yy).
+    "chmod": (0,),
+    "fchmodat": (1,),
+    "fchmod": (0,),
+    "chown": (0,),
+    "lchown": (0,),
+    "fchownat": (1,),
+    "fchown": (0,),
+    "ftruncate": (0,),
+    "setxattr": (0,),
+    "lsetxattr": (0,),
+    "fsetxattr": (0,),
+    "removexattr": (0,),
+    "fremovexattr": (0,),
+    "utimensat": (1,),
 }
 TRACED = "connect,sendto,sendmsg,listen,open,openat,openat2," + ",".join(PATH_CALLS)
 
@@ -165,8 +184,14 @@ def _path_arg(args: str, index: int, cwd: Path) -> str:
     parts = _split_args(args)
     if index >= len(parts):
         return "<unparsed>"
-    quoted = _QUOTED.search(parts[index])
-    path = quoted.group(1) if quoted else parts[index]
+    part = parts[index].strip()
+    if part == "NULL" and index > 0:  # futimens: utimensat(fd, NULL, ...) names the fd
+        part = parts[index - 1].strip()
+    described = _FD_PATH.match(part)
+    if described is not None:
+        return os.path.normpath(described.group(1))
+    quoted = _QUOTED.search(part)
+    path = quoted.group(1) if quoted else part
     if path.startswith("/"):
         return os.path.normpath(path)
     base = str(cwd)

@@ -55,10 +55,24 @@ def test_trace_reader_finds_writes_and_peers(tmp_path: Path) -> None:
             '8 sendto(9<UDP:[3]>, ""..., 4, 0, {sa_family=AF_INET6, sin6_port=htons(53), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, "::1", &sin6_addr), sin6_scope_id=0}, 28) = 4',
             '8 connect(10<UNIX:[4]>, {sa_family=AF_UNIX, sun_path="/run/x.sock"}, 110) = 0',
             '8 sendto(5<TCP:[1]>, ""..., 10, 0, NULL, 0) = 10',
+            '9 mknodat(AT_FDCWD</srv>, "track7_0.31_0.62", S_IFIFO|0600) = 0',
+            "9 fchmod(3</etc/passwd>, 0666) = 0",
+            "9 utimensat(4</srv/old.png>, NULL, NULL, 0) = 0",
+            '9 fsetxattr(5</srv/x>, "user.track", "7", 1, 0) = 0',
         ]
     )
     trace = read_trace(text, tmp_path)
-    assert trace.written == ["/srv/rel.jpg", "/j/seg", "/j/a.tmp", "/j/a", "/srv/old.png"]
+    assert trace.written == [
+        "/srv/rel.jpg",
+        "/j/seg",
+        "/j/a.tmp",
+        "/j/a",
+        "/srv/old.png",
+        "/srv/track7_0.31_0.62",
+        "/etc/passwd",
+        "/srv/old.png",
+        "/srv/x",
+    ]
     assert trace.ip_peers == [("10.0.0.2", 1883), ("127.0.0.1", 33483), ("::1", 53)]
     assert trace.own_listeners == {("127.0.0.1", 33483)}
     assert trace.unix_peers == ['"/run/x.sock"']

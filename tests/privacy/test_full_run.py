@@ -310,3 +310,7 @@ def test_real_photos_through_the_real_detector_leave_only_counts(
     states = check_run(tmp_path, done, journal, trace, before, watcher, broker, {"room"}, {"door"})
     # The real detector saw the people in the photos: occupancy was published.
     assert max(s["zones"]["room"]["occupancy"] for s in states) >= 1
+    # The manifest states the size the file is decoded at, not only the detector's.
+    manifest = json.loads(watcher.on(f"headcount/{SITE}/door-1/privacy")[-1])
+    assert manifest["capture"]["width"] == 300
+    assert manifest["capture"]["decoded"] == {"source": "video file", "width": 640, "height": 480}

@@ -63,9 +63,11 @@ def test_frames_are_rgb_at_the_capture_size_with_growing_indices(fake: ModuleTyp
 
 def test_a_size_the_camera_adjusts_is_resized_back(fake: ModuleType) -> None:
     source = PiCameraSource((301, 225))
+    assert source.decode_size() == (301, 225)  # what it asks the ISP for
     source.open()
     (camera,) = fake.Picamera2.instances
     assert camera.camera_configuration()["main"]["size"] == (300, 224)
+    assert source.decode_size() == (300, 224)  # what the ISP delivers: the manifest's figure
     frame = source.read()
     assert frame.size == (301, 225)
     assert frame.image[224, 300].tolist() == list(fake.SCENE_RGB)
