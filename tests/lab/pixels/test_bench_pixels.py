@@ -136,3 +136,28 @@ def test_seams_are_the_inner_tile_edges() -> None:
     )
     assert _on_seam(boxes, 2, 2, 0.2).tolist() == [False, True, True, False]
     assert _on_seam(boxes, 1, 2, 0.2).tolist() == [False, True, False, False]
+
+
+def test_tile_merge_rules_drop_what_they_say() -> None:
+    from lab.bench.tile_merge import Passes, merged
+
+    whole = _d([[0.1, 0.1, 0.3, 0.9]], [0.9])
+    frame = Passes(
+        whole,
+        np.array(
+            [
+                [0.1, 0.1, 0.3, 0.5],  # cut by a tile edge
+                [0.6, 0.2, 0.7, 0.8],  # a tall person from a tile, 0.7 of the tile high
+                [0.8, 0.6, 0.85, 0.7],  # a small far person only a tile sees
+            ],
+            np.float32,
+        ),
+        np.array([0.8, 0.7, 0.6], np.float32),
+        np.array([True, False, False]),
+        np.array([0.4, 0.7, 0.15], np.float32),
+    )
+    assert len(merged(frame, "whole", None)) == 1
+    current = merged(frame, "current", None)
+    assert sorted(current.score.tolist()) == pytest.approx([0.6, 0.7, 0.9])
+    gated = merged(frame, "gate", 0.5)
+    assert sorted(gated.score.tolist()) == pytest.approx([0.6, 0.9])
