@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from edge.commands import CommandInbox
 from edge.config import Config
@@ -20,11 +22,14 @@ from edge.plugins import plugin_uri
 from edge.privacy.guard import Guard, install_guard
 from edge.privacy.manifest import DecodeInfo, PrivacyManifest, build_manifest
 from edge.privacy.output import OutputPrivacy
-from edge.publish import Publisher
+from edge.publish import DroppedCount, Publisher, new_boot_id
 from edge.sinks import Sink, StdoutSink
 from edge.sources.prefetch import PrefetchSource
 from edge.track import Tracker, TrackerSettings
 from edge.tracks import Tracks
+
+if TYPE_CHECKING:
+    from edge.mqtt.client import MqttSink
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +71,7 @@ def build_source(
     from edge.frames import SourceError
     from edge.sources import open_source
 
+    check_video_path(uri)
     width, height = detector.input_size
     size = (width, height)  # a tiled detector already asks for the whole frame
     try:
@@ -76,7 +82,53 @@ def build_source(
         raise StartupError(str(error)) from None
     if uri == "picamera2":
         return source  # the camera has its own buffers
+    _probe(source)
     return PrefetchSource(source, stop=stop)
+
+
+def _probe(source: FrameSource) -> None:
+    """Open and close an OpenCV source once, so a file it cannot decode (or a webcam or
+    stream that is not there) is told at start, while library chatter is still held."""
+    from edge.frames import SourceError
+
+    try:
+        source.open()
+    except SourceError as error:
+        raise StartupError(f"{error}; check [source] uri or --source") from None
+    finally:
+        source.close()
+
+
+def check_video_path(uri: str) -> None:
+    """A video file's path: missing, a folder and unreadable each get their own sentence."""
+    from edge.sources import STREAM_SCHEMES
+
+    text = uri.strip()
+    if (
+        not text
+        or text == "picamera2"
+        or plugin_uri(text) is not None
+        or text.isdigit()
+        or text.lower().startswith(STREAM_SCHEMES)
+    ):
+        return
+    path = Path(text)
+    if not path.exists():
+        raise StartupError(f"video file {path} does not exist; check [source] uri or --source")
+    if path.is_dir():
+        raise StartupError(
+            f"{path} is a folder, not a video file; give the path of a video file "
+            "in [source] uri or --source"
+        )
+    if not path.is_file():
+        return  # a device node such as /dev/video0: OpenCV opens it as a camera
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise StartupError(
+            f"cannot read video file {path} ({reason}); let the sensor's user read it"
+        ) from None
 
 
 def build_input(
@@ -132,29 +184,9 @@ def build_sensor(
     stop = stop if stop is not None else threading.Event()
     inbox = CommandInbox()
     detector, source = build_input(config, uri, realtime, stop)
-    privacy = OutputPrivacy(config.privacy)
-    sinks: list[Sink] = []
-    if sink in ("stdout", "both"):
-        sinks.append(StdoutSink())
-    publisher = Publisher(
-        site=config.sensor.site,
-        sensor=config.sensor.id,
-        sinks=sinks,
-        snapshot_filter=privacy.snapshot,
-        bucket_filter=privacy.bucket,
-        on_reset=privacy.reset,
+    publisher = build_publisher(
+        config, sink, inbox, lambda: sensor_manifest(config, detector, uri, source), extra_sinks
     )
-    if sink in ("mqtt", "both"):
-        manifest = build_manifest(
-            config,
-            detector.input_size,
-            getattr(detector, "model_name", "simulated"),
-            getattr(detector, "model_sha256", None),
-            _decode_info(uri, source),
-        )
-        sinks.append(build_mqtt_sink(config, publisher.boot, inbox, manifest))
-    sinks.extend(extra_sinks or [])
-    publisher.sinks = sinks
     guard = _install_guard(config, uri, sink, watchdog) if install_guard_hook else None
     pipeline = Pipeline(
         source=source,
@@ -163,6 +195,7 @@ def build_sensor(
         counters=Counters(
             config.lines, config.zones, track_memory_seconds=config.tracker.max_age_seconds
         ),
+        privacy=OutputPrivacy(config.privacy),
         publisher=publisher,
         bucket_seconds=config.publish.bucket_seconds,
         publish_every=publish_every,
@@ -174,9 +207,52 @@ def build_sensor(
         on_frame=on_frame,
         gate=gate_from_config(config.detector),
         guard_check=guard.check if guard is not None else None,
-        publish_on_crossing=config.privacy.epsilon is None,
     )
     return Sensor(config, pipeline, publisher, inbox, detector, stop)
+
+
+def build_publisher(
+    config: Config,
+    sink: SinkName,
+    inbox: CommandInbox,
+    manifest: Callable[[], PrivacyManifest],
+    extra: list[Sink] | None = None,
+) -> Publisher:
+    """The output side: this boot's id, the sinks (the MQTT sink gets the id, the manifest
+    and the command inbox), then the publisher over them; every sink gets each message."""
+    boot = new_boot_id()
+    sinks: list[Sink] = [StdoutSink()] if sink in ("stdout", "both") else []
+    mqtt: MqttSink | None = None
+    if sink in ("mqtt", "both"):
+        mqtt = build_mqtt_sink(config, boot, inbox, manifest())
+        sinks.append(mqtt)
+    return Publisher(
+        site=config.sensor.site,
+        sensor=config.sensor.id,
+        boot=boot,
+        sinks=[*sinks, *(extra or [])],
+        dropped=_dropped_count(mqtt),
+    )
+
+
+def sensor_manifest(
+    config: Config, detector: Detector, uri: str, source: FrameSource
+) -> PrivacyManifest:
+    """The privacy manifest of this config, the detector loaded and the source's decode size."""
+    return build_manifest(
+        config,
+        detector.input_size,
+        getattr(detector, "model_name", "simulated"),
+        getattr(detector, "model_sha256", None),
+        _decode_info(uri, source),
+    )
+
+
+def _dropped_count(mqtt: MqttSink | None) -> DroppedCount | None:
+    """The journal's count of dropped buckets, for every snapshot (None: no journal)."""
+    if mqtt is None:
+        return None
+    return lambda: mqtt.journal.dropped
 
 
 def _install_guard(config: Config, uri: str, sink: SinkName, watchdog: Watchdog | None) -> Guard:
@@ -211,8 +287,8 @@ def _decode_info(uri: str, source: FrameSource) -> DecodeInfo:
 
 
 def build_mqtt_sink(
-    config: Config, boot: str, inbox: CommandInbox, manifest: PrivacyManifest | None = None
-) -> Sink:
+    config: Config, boot: str, inbox: CommandInbox, manifest: PrivacyManifest
+) -> MqttSink:
     from edge.mqtt.client import MqttConfigError, MqttSink
 
     try:

@@ -1,14 +1,28 @@
-"""Time buckets on the frames' own clock: crossings per line, occupancy mean/max per zone."""
+"""Time buckets: crossings per line and occupancy mean/max per zone, paced on the frames' clock.
+
+Two times per frame (see `edge.frames.Frame`): the pacing `clock`, which never jumps,
+decides when a bucket closes; the `wall` time labels it. A bucket opened at wall time w
+is labelled with the aligned interval [floor(w / s) * s, + s) and closes once the clock
+has advanced by what was left of it. So a wall clock stepped back an hour neither holds
+a bucket open for an hour nor stops buckets; stepped forward, it leaves no burst of
+empty or short buckets: the next bucket is simply labelled with the new wall time.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
+STEP_SECONDS = 1.0
+"""A disagreement between wall time and the clock beyond this (plus the slew allowance)
+is a step of the wall clock (NTP setting the time, an operator), not a slew."""
+SLEW_RATE = 0.001
+"""Allowed drift of wall time against the clock, per second: NTP slews at most 0.05 %."""
+
 
 @dataclass(frozen=True, slots=True)
 class ClosedBucket:
-    """One finished bucket; `start`/`end` are epoch seconds aligned to the bucket length."""
+    """One finished bucket; `start`/`end` are wall-clock epoch seconds aligned to its length."""
 
     start: float
     end: float
@@ -21,6 +35,9 @@ class ClosedBucket:
 class _Open:
     start: float
     end: float
+    opened: float
+    closes: float
+    offset: float
     lines: dict[str, list[int]]
     zone_sum: dict[str, int]
     zone_max: dict[str, int]
@@ -28,10 +45,11 @@ class _Open:
 
 
 class BucketClock:
-    """Accumulates per-frame counts and closes a bucket when the frame clock passes its end.
+    """Accumulates per-frame counts and closes a bucket when the pacing clock passes its end.
 
-    Buckets align to multiples of `seconds` since the epoch; a gap without frames closes
-    the open bucket and skips the empty ones. The sum of the closed buckets' crossings
+    Labels align to multiples of `seconds` since the epoch; a gap without frames closes
+    the open bucket and skips the empty ones. While wall time and the clock agree, labels
+    continue the grid without repeating one. The sum of the closed buckets' crossings
     equals the crossings seen, so a run's buckets add up to its totals.
     """
 
@@ -42,12 +60,24 @@ class BucketClock:
         self._lines = list(lines)
         self._zones = list(zones)
         self._open: _Open | None = None
+        self._last: _Open | None = None
 
-    def _new(self, timestamp: float) -> _Open:
-        start = math.floor(timestamp / self.seconds) * self.seconds
+    def _stepped(self, last: _Open, clock: float, wall: float) -> bool:
+        """Whether the wall clock was stepped since `last` opened."""
+        allowed = STEP_SECONDS + SLEW_RATE * abs(clock - last.opened)
+        return abs((wall - clock) - last.offset) > allowed
+
+    def _new(self, clock: float, wall: float) -> _Open:
+        start = math.floor(wall / self.seconds) * self.seconds
+        last = self._last
+        if last is not None and start < last.end and not self._stepped(last, clock, wall):
+            start = last.end  # wall time runs a little behind the clock: keep the grid
         return _Open(
             start=start,
             end=start + self.seconds,
+            opened=clock,
+            closes=start + self.seconds - (wall - clock),  # exactly `end` for footage
+            offset=wall - clock,
             lines={name: [0, 0] for name in self._lines},
             zone_sum=dict.fromkeys(self._zones, 0),
             zone_max=dict.fromkeys(self._zones, 0),
@@ -55,17 +85,18 @@ class BucketClock:
 
     def add(
         self,
-        timestamp: float,
         crossings: dict[str, tuple[int, int]],
         occupancy: dict[str, int],
+        *,
+        clock: float,
+        wall: float,
     ) -> list[ClosedBucket]:
         """Account one frame; returns the buckets this frame closed (zero or one)."""
         closed: list[ClosedBucket] = []
-        if self._open is not None and timestamp >= self._open.end:
+        if self._open is not None and clock >= self._open.closes:
             closed.append(self._close(self._open))
-            self._open = None
         if self._open is None:
-            self._open = self._new(timestamp)
+            self._open = self._new(clock, wall)
         bucket = self._open
         bucket.frames += 1
         for name, (n_in, n_out) in crossings.items():
@@ -88,11 +119,11 @@ class BucketClock:
         """Close the open bucket at a clean exit (it ends at the bucket boundary)."""
         if self._open is None or self._open.frames == 0:
             return None
-        bucket = self._close(self._open)
-        self._open = None
-        return bucket
+        return self._close(self._open)
 
     def _close(self, bucket: _Open) -> ClosedBucket:
+        self._open = None
+        self._last = bucket
         frames = max(bucket.frames, 1)
         return ClosedBucket(
             start=bucket.start,

@@ -14,10 +14,15 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge import __version__
 from edge.config import Config, ConfigError, load_config
 from edge.plugins import register_commands
+from edge.quiet import held_stderr, quiet_native_logs
+
+if TYPE_CHECKING:
+    from edge.pipeline import RunSummary
 
 log = logging.getLogger("edge.cli")
 
@@ -61,15 +66,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     watchdog = SystemdNotifier.from_env()
     try:
-        sensor = build_sensor(
-            config,
-            source_uri=args.source,
-            sink=args.sink,
-            publish_every=args.publish_every,
-            realtime=args.realtime,
-            watchdog=watchdog,
-            stop=stop,
-        )
+        with held_stderr():  # libraries' load-time chatter never precedes our sentence
+            sensor = build_sensor(
+                config,
+                source_uri=args.source,
+                sink=args.sink,
+                publish_every=args.publish_every,
+                realtime=args.realtime,
+                watchdog=watchdog,
+                stop=stop,
+            )
     except StartupError as error:
         return _fail(str(error), EXIT_USAGE)
     try:
@@ -83,12 +89,20 @@ def cmd_run(args: argparse.Namespace) -> int:
             return _fail(f"{error}; check [source] uri or --source", EXIT_USAGE)
         return _fail(f"{error}; the counts so far were published", EXIT_FAILURE)
     log.info(
-        "stopped after %d frames (%d detector runs); totals %s",
+        "stopped after %d frames (%d detector runs); %s",
         summary.frames,
         summary.detector_runs,
-        summary.totals,
+        _totals_for_log(summary, config),
     )
     return EXIT_OK
+
+
+def _totals_for_log(summary: RunSummary, config: Config) -> str:
+    """The line totals as published; none when they carry noise (no log holds an exact
+    count, and a noisy total that happens to equal the exact one would)."""
+    if config.privacy.epsilon is not None:
+        return "line totals carry noise: see the last published state"
+    return f"totals {summary.published}"
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -145,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_native_logs()
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.log_level)

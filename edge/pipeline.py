@@ -1,4 +1,8 @@
-"""The one loop: frame -> detections -> tracks -> counts -> messages, on the frame's clock."""
+"""The one loop: frame -> detections -> tracks -> counts -> privacy -> messages.
+
+Paced on each frame's `clock` (video time, or a monotonic clock for a camera): buckets,
+heartbeats and the tracker; messages carry the frame's wall `timestamp`.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from edge.commands import CommandInbox
 from edge.count import Counters
 from edge.detections import Detector
 from edge.frames import Frame, FrameSource, SourceError
+from edge.privacy.output import PrivacyStage, ReleasedState
 from edge.publish import Publisher
 from edge.track import Tracker
 from edge.tracks import Tracks
@@ -59,9 +64,13 @@ class StageTimes:
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
+    """How a run ended. `totals` are exact: for tests and tools, never for a log line;
+    `published` are the line totals of the last snapshot as released."""
+
     frames: int
     detector_runs: int
     totals: dict[str, tuple[int, int]]
+    published: dict[str, tuple[int, int]]
     reopened: int
     stopped: bool
 
@@ -69,10 +78,12 @@ class RunSummary:
 class Pipeline:
     """Runs until the source ends or `stop` is set; closes the open bucket either way.
 
-    Snapshots go out after every frame when `publish_every` is 0; otherwise when counts
-    change (at most once per `publish_every` seconds of frame time) and at least every
-    `heartbeat` seconds. With `publish_on_crossing` False (noisy totals) a crossing alone
-    triggers no snapshot, so its timing reveals nothing. A source that fails
+    Each frame's counts go through the privacy stage, and only what it releases goes
+    to the publisher. Snapshots go out after every frame when `publish_every` is 0;
+    otherwise when the released state changes (at most once per `publish_every`
+    seconds of frame time) and at least every `heartbeat` seconds. The decision looks
+    at released values only, so a snapshot's timing reveals nothing its payload does
+    not (a person in a zone below k, a crossing under noise). A source that fails
     transiently is closed and re-opened with backoff; counts are kept. `guard_check`
     runs every frame and raises to stop the sensor when the privacy guard has refused.
     """
@@ -84,6 +95,7 @@ class Pipeline:
         detector: Detector,
         tracker: Tracker,
         counters: Counters,
+        privacy: PrivacyStage,
         publisher: Publisher,
         bucket_seconds: float,
         publish_every: float = 1.0,
@@ -96,12 +108,12 @@ class Pipeline:
         max_reopen_seconds: float = 60.0,
         on_frame: Callable[[Frame, Tracks], None] | None = None,
         guard_check: Callable[[], None] | None = None,
-        publish_on_crossing: bool = True,
     ) -> None:
         self.source = source
         self.detector = detector
         self.tracker = tracker
         self.counters = counters
+        self.privacy = privacy
         self.publisher = publisher
         self.buckets = BucketClock(
             bucket_seconds,
@@ -118,10 +130,17 @@ class Pipeline:
         self.max_reopen_seconds = max_reopen_seconds
         self.on_frame = on_frame
         self.guard_check = guard_check
-        self.publish_on_crossing = publish_on_crossing
         self.times = StageTimes()
         self.frames = 0
+        self.detector_runs = 0
         self.occupancy: dict[str, int] = {zone.name: 0 for zone in counters.zones}
+        self._reopened = 0
+        self._tracks = Tracks.empty()
+        self._last_frame: Frame | None = None
+        self._released: ReleasedState | None = None
+        self._published: ReleasedState | None = None
+        self._last_emit: float | None = None
+        self._dirty = True
 
     def _read(self) -> Frame | None:
         """Next frame; on a transient failure, re-open with backoff until it works or stop."""
@@ -156,84 +175,88 @@ class Pipeline:
         return False
 
     def run(self) -> RunSummary:
-        self._reopened = 0
-        clock = time.perf_counter
         self.source.open()
         self.watchdog.ready()
-        frames = detector_runs = 0
-        last_frame: Frame | None = None
-        last_emit: float | None = None
-        dirty = True
-        tracks = Tracks.empty()
         try:
             while not self.stop.is_set():
-                t0 = clock()
+                started = time.perf_counter()
                 frame = self._read()
                 if frame is None:
                     break
-                t1 = clock()
-                self.times.add("capture", t1 - t0)
-                if self.gate is None or self.gate(frame):
-                    detections = self.detector.detect(frame)
-                    detector_runs += 1
-                    t2 = clock()
-                    self.times.add("detect", t2 - t1)
-                    tracks = self.tracker.update(detections, frame.timestamp)
-                else:
-                    t2 = clock()
-                    self.times.add("detect", t2 - t1)
-                t3 = clock()
-                self.times.add("track", t3 - t2)
-                state = self.counters.update(tracks, frame.timestamp)
-                crossed = any(n_in or n_out for n_in, n_out in state.crossings.values())
-                changed = state.occupancy != self.occupancy or (
-                    crossed and self.publish_on_crossing
-                )
-                self.occupancy = state.occupancy
-                dirty = dirty or changed
-                t4 = clock()
-                self.times.add("count", t4 - t3)
-                for closed in self.buckets.add(frame.timestamp, state.crossings, state.occupancy):
-                    self.publisher.bucket(closed)
-                if self._apply_commands():
-                    dirty = True
-                    last_emit = None
-                since = None if last_emit is None else frame.timestamp - last_emit
-                due = (
-                    since is None
-                    or self.publish_every <= 0
-                    or (dirty and since >= self.publish_every)
-                )
-                if due or (since is not None and since >= self.heartbeat):
-                    self.publisher.snapshot(
-                        timestamp=frame.timestamp,
-                        frame=frame.index,
-                        totals=self.counters.totals(),
-                        occupancy=state.occupancy,
-                    )
-                    last_emit = frame.timestamp
-                    dirty = False
-                self.times.add("publish", clock() - t4)
-                if self.on_frame is not None:
-                    self.on_frame(frame, tracks)
-                if self.guard_check is not None:
-                    self.guard_check()
-                self.watchdog.ping()
-                last_frame = frame
-                frames += 1
-                self.frames = frames
-                self.times.frames = frames
+                self.times.add("capture", time.perf_counter() - started)
+                self._step(frame)
         finally:
             self.watchdog.stopping()
-            self._finish(last_frame)
+            self._finish()
             self.source.close()
+        published = self._published.lines if self._published is not None else {}
         return RunSummary(
-            frames=frames,
-            detector_runs=detector_runs,
+            frames=self.frames,
+            detector_runs=self.detector_runs,
             totals=self.counters.totals(),
+            published={name: (t.in_, t.out) for name, t in published.items()},
             reopened=self._reopened,
             stopped=self.stop.is_set(),
         )
+
+    def _step(self, frame: Frame) -> None:
+        """One frame: track, count, close buckets, apply commands, maybe publish state."""
+        tracks = self._track(frame)
+        started = time.perf_counter()
+        state = self.counters.update(tracks, frame.clock)
+        self.occupancy = state.occupancy
+        self.times.add("count", time.perf_counter() - started)
+        started = time.perf_counter()
+        for closed in self.buckets.add(
+            state.crossings, state.occupancy, clock=frame.clock, wall=frame.timestamp
+        ):
+            self.publisher.bucket(self.privacy.bucket(closed))
+        forced = self._apply_commands()
+        self._publish_state(frame, forced)
+        self.times.add("publish", time.perf_counter() - started)
+        if self.on_frame is not None:
+            self.on_frame(frame, tracks)
+        if self.guard_check is not None:
+            self.guard_check()
+        self.watchdog.ping()
+        self._last_frame = frame
+        self.frames += 1
+        self.times.frames = self.frames
+
+    def _track(self, frame: Frame) -> Tracks:
+        """Detect and track on frames the gate lets through; else keep the last tracks."""
+        started = time.perf_counter()
+        if self.gate is None or self.gate(frame):
+            detections = self.detector.detect(frame)
+            self.detector_runs += 1
+            detected = time.perf_counter()
+            self.times.add("detect", detected - started)
+            self._tracks = self.tracker.update(detections, frame.clock)
+        else:
+            detected = time.perf_counter()
+            self.times.add("detect", detected - started)
+        self.times.add("track", time.perf_counter() - detected)
+        return self._tracks
+
+    def _publish_state(self, frame: Frame, forced: bool) -> None:
+        """Publish the released state when it changed, when due, or as a heartbeat."""
+        released = self.privacy.state(self.counters.totals(), self.occupancy)
+        self._dirty = self._dirty or forced or released != self._released
+        self._released = released
+        if forced:
+            self._last_emit = None
+        since = None if self._last_emit is None else frame.clock - self._last_emit
+        due = (
+            since is None
+            or self.publish_every <= 0
+            or (self._dirty and since >= self.publish_every)
+            or since >= self.heartbeat
+        )
+        if due:
+            self.publisher.snapshot(released, timestamp=frame.timestamp, frame=frame.index)
+            self._published = released
+            self._last_emit = frame.clock
+            self._dirty = False
 
     def _apply_commands(self) -> bool:
         if self.inbox is None:
@@ -241,24 +264,23 @@ class Pipeline:
         applied = False
         for command in self.inbox.drain():
             names = self.counters.reset(command.lines)
-            self.publisher.reset(names)
+            self.privacy.reset(names)
+            self.publisher.count_reset()
             log.info("line totals reset on command: %s", ", ".join(names) or "no matching line")
             applied = True
         return applied
 
-    def _finish(self, last_frame: Frame | None) -> None:
+    def _finish(self) -> None:
         """Close the open bucket and publish the final snapshot, then close the sinks."""
         try:
             self.buckets.add_crossings(self.counters.finish())
             closed = self.buckets.flush()
             if closed is not None:
-                self.publisher.bucket(closed)
-            if last_frame is not None:
-                self.publisher.snapshot(
-                    timestamp=last_frame.timestamp,
-                    frame=last_frame.index,
-                    totals=self.counters.totals(),
-                    occupancy=self.occupancy,
-                )
+                self.publisher.bucket(self.privacy.bucket(closed))
+            last = self._last_frame
+            if last is not None:
+                released = self.privacy.state(self.counters.totals(), self.occupancy)
+                self.publisher.snapshot(released, timestamp=last.timestamp, frame=last.index)
+                self._published = released
         finally:
             self.publisher.close()

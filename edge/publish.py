@@ -1,16 +1,20 @@
-"""Turns counts into published messages: boot id, sequence numbers, privacy transforms."""
+"""Turns released counts into messages: the boot's envelope (ids, sequence, time) to sinks.
+
+The publisher takes only what the privacy stage released (`edge.privacy.output`), so it
+cannot publish an exact count the stage withheld. Every sink gets the same message.
+"""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
 
-from edge.buckets import ClosedBucket
-from edge.messages import Bucket, LineTotals, Snapshot, ZoneNow, ZoneStats, iso_ms, iso_s
+from edge.messages import Bucket, Snapshot, iso_ms, iso_s
+from edge.privacy.output import ReleasedBucket, ReleasedState
 from edge.sinks import Sink
 
-SnapshotFilter = Callable[[Snapshot], Snapshot]
-BucketFilter = Callable[[Bucket], Bucket]
+DroppedCount = Callable[[], int]
+"""How many closed buckets were dropped undelivered (the journal keeps the number)."""
 
 
 def new_boot_id() -> str:
@@ -19,10 +23,9 @@ def new_boot_id() -> str:
 
 
 class Publisher:
-    """Numbers every message of a boot and hands it to each sink.
+    """Numbers every message of a boot and hands the same message to each sink.
 
-    `snapshot_filter` / `bucket_filter` apply privacy transforms (k-suppression, noise)
-    to the message after it is built and before any sink sees it.
+    `dropped`, when given (a journal exists), is read for every snapshot.
     """
 
     def __init__(
@@ -30,40 +33,28 @@ class Publisher:
         *,
         site: str,
         sensor: str,
+        boot: str,
         sinks: Sequence[Sink],
-        boot: str | None = None,
-        snapshot_filter: SnapshotFilter | None = None,
-        bucket_filter: BucketFilter | None = None,
-        on_reset: Callable[[list[str]], None] | None = None,
+        dropped: DroppedCount | None = None,
     ) -> None:
         self.site = site
         self.sensor = sensor
-        self.boot = boot if boot is not None else new_boot_id()
-        self.sinks = list(sinks)
+        self.boot = boot
+        self.sinks = tuple(sinks)
         self.seq = 0
         self.resets = 0
-        self._snapshot_filter = snapshot_filter
-        self._bucket_filter = bucket_filter
-        self._on_reset = on_reset
+        self._dropped = dropped
 
-    def reset(self, lines: list[str]) -> None:
-        """Record a reset of these lines' totals; the next snapshot announces it."""
+    def count_reset(self) -> None:
+        """Record a reset of line totals; every later snapshot announces the count."""
         self.resets += 1
-        if self._on_reset is not None:
-            self._on_reset(lines)
 
     def _next_seq(self) -> int:
         self.seq += 1
         return self.seq
 
-    def snapshot(
-        self,
-        *,
-        timestamp: float,
-        frame: int,
-        totals: dict[str, tuple[int, int]],
-        occupancy: dict[str, int],
-    ) -> Snapshot:
+    def snapshot(self, state: ReleasedState, *, timestamp: float, frame: int) -> Snapshot:
+        """Publish `state` stamped with the frame's wall time and index."""
         message = Snapshot(
             site=self.site,
             sensor=self.sensor,
@@ -71,29 +62,27 @@ class Publisher:
             boot=self.boot,
             seq=self._next_seq(),
             frame=frame,
-            zones={name: ZoneNow(occupancy=n) for name, n in occupancy.items()},
-            lines={name: LineTotals(in_=i, out=o) for name, (i, o) in totals.items()},
-            resets=self.resets if self.resets else None,
+            zones=state.zones,
+            lines=state.lines,
+            resets=self.resets or None,
+            dropped=self._dropped() if self._dropped is not None else None,
         )
-        if self._snapshot_filter is not None:
-            message = self._snapshot_filter(message)
         for sink in self.sinks:
             sink.publish_snapshot(message)
         return message
 
-    def bucket(self, closed: ClosedBucket) -> Bucket:
+    def bucket(self, released: ReleasedBucket) -> Bucket:
         message = Bucket(
             site=self.site,
             sensor=self.sensor,
             boot=self.boot,
             seq=self._next_seq(),
-            start=iso_s(closed.start),
-            end=iso_s(closed.end),
-            lines={name: LineTotals(in_=i, out=o) for name, (i, o) in closed.lines.items()},
-            zones={name: ZoneStats(mean=m, max=x) for name, (m, x) in closed.zones.items()},
+            start=iso_s(released.start),
+            end=iso_s(released.end),
+            lines=released.lines,
+            zones=released.zones,
+            noise=released.noise,
         )
-        if self._bucket_filter is not None:
-            message = self._bucket_filter(message)
         for sink in self.sinks:
             sink.publish_bucket(message)
         return message

@@ -1,12 +1,11 @@
 """JSON Schema of every message on the wire, generated from the pydantic models.
 
 Keys are topics relative to `<prefix>/<site>/<sensor>/` (and `discovery` for Home
-Assistant's `<discovery_prefix>/device/<sensor>/config`); `headcount schema` prints them.
+Assistant's `<discovery_prefix>/device/<site>/<sensor>/config`); `headcount schema` prints them.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from pydantic import BaseModel
@@ -14,19 +13,8 @@ from pydantic import BaseModel
 from edge.commands import ResetCommand
 from edge.messages import Bucket, Snapshot
 from edge.mqtt.discovery import DeviceDiscovery
-from edge.mqtt.payloads import BasicManifest, Status
-
-
-def _manifest_model() -> type[BaseModel]:
-    """The privacy module's manifest model when it exists, else the basic one."""
-    try:
-        module = importlib.import_module("edge.privacy.manifest")
-    except ImportError:
-        return BasicManifest
-    model = getattr(module, "PrivacyManifest", None)
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return model
-    return BasicManifest
+from edge.mqtt.payloads import ResetDone, Status
+from edge.privacy.manifest import PrivacyManifest
 
 
 def _schema(model: type[BaseModel], title: str, description: str) -> dict[str, Any]:
@@ -48,16 +36,20 @@ def message_schemas() -> dict[str, dict[str, Any]]:
         "status": _schema(
             Status, "status", "Retained, QoS 1, plain text (not JSON): online or offline."
         ),
-        "privacy": _schema(_manifest_model(), "privacy", "Retained, QoS 1: the privacy manifest."),
+        "privacy": _schema(PrivacyManifest, "privacy", "Retained, QoS 1: the privacy manifest."),
         "cmd/reset": _schema(
             ResetCommand,
             "cmd/reset",
-            "Subscribed, QoS 1, at most 1024 bytes: empty or this JSON resets line totals.",
+            "Subscribed, QoS 1, at most 1024 bytes, never retained: this JSON resets the "
+            "named lines' totals (or all), once per request id.",
+        ),
+        "reset": _schema(
+            ResetDone, "reset", "QoS 1, not retained: what a reset command reset, when applied."
         ),
         "discovery": _schema(
             DeviceDiscovery,
             "discovery",
-            "Retained, QoS 1, on <discovery_prefix>/device/<sensor>/config: "
+            "Retained, QoS 1, on <discovery_prefix>/device/<site>/<sensor>/config: "
             "Home Assistant device discovery.",
         ),
     }

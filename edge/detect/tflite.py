@@ -17,6 +17,7 @@ from types import MappingProxyType
 
 from edge.config import DetectorConfig
 from edge.detect.base import STAGES, ModelError
+from edge.detect.classes import postprocess_classes
 from edge.detect.decode import decode_ssd_to_frame, decode_yolo
 from edge.detect.layout import SsdLayout, YoloLayout, find_layout
 from edge.detect.preprocess import Placement, Preprocessor, input_lut
@@ -58,11 +59,15 @@ class TfliteDetector:
             self._runtime.inputs, self._runtime.outputs, config.layout, origin
         )
         self._person = 0 if config.person_class is None else config.person_class
-        if isinstance(self._layout, YoloLayout) and self._person >= self._layout.num_classes:
+        classes = (
+            self._layout.num_classes
+            if isinstance(self._layout, YoloLayout)
+            else postprocess_classes(path)
+        )
+        if classes is not None and self._person >= classes:
             raise ModelError(
                 f"{origin}: detector.person_class is {self._person} but the model has "
-                f"{self._layout.num_classes} classes; set detector.person_class below "
-                f"{self._layout.num_classes}"
+                f"{classes} classes; set detector.person_class below {classes}"
             )
         spec = self._runtime.inputs[0]
         if spec.dtype.name not in INPUT_DTYPES:

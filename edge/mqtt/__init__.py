@@ -1,5 +1,5 @@
 """MQTT: the anonymous count contract (topics, payloads, Home Assistant discovery) and the sink.
 
-`client.MqttSink` is the only module that talks to a broker; `embedded` starts a broker
-inside the demo process. See broker_config/CONTRACT.md for the published contract.
+`client.MqttSink` is the sink; `connection.Connection` is the only part that talks to a
+broker. See broker_config/CONTRACT.md for the published contract.
 """

@@ -35,6 +35,7 @@ class BrokerSettings:
     password: str | None = field(default=None, repr=False)
     tls: ssl.SSLContext | None = field(default=None, repr=False)
     tls_insecure: bool = False
+    has_cert: bool = False
 
 
 def _read_text(path: Path, what: str, key: str) -> str:
@@ -114,4 +115,5 @@ def resolve_settings(config: Config, env: Mapping[str, str] | None = None) -> Br
         password=resolve_password(config, env),
         tls=tls_context(mqtt.tls) if mqtt.tls is not None else None,
         tls_insecure=mqtt.tls.insecure if mqtt.tls is not None else False,
+        has_cert=mqtt.tls is not None and mqtt.tls.cert is not None,
     )

@@ -20,7 +20,7 @@ class Topics:
         prefix = config.mqtt.discovery_prefix
         return cls(
             base=f"{config.mqtt.topic_prefix}/{config.sensor.site}/{config.sensor.id}",
-            discovery=f"{prefix}/device/{config.sensor.id}/config",
+            discovery=f"{prefix}/device/{config.sensor.site}/{config.sensor.id}/config",
             ha_status=f"{prefix}/status",
         )
 
@@ -39,6 +39,11 @@ class Topics:
     @property
     def privacy(self) -> str:
         return f"{self.base}/privacy"
+
+    @property
+    def reset_done(self) -> str:
+        """What a reset command reset (the sensor may not write under `cmd/`)."""
+        return f"{self.base}/reset"
 
     @property
     def cmd_reset(self) -> str:

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from typing import Final, Protocol
-
-from edge.messages import Bucket, LineTotals, Snapshot
 
 SECONDS_PER_DAY = 86_400
 MECHANISM: Final = "two-sided geometric"
@@ -99,56 +97,51 @@ def two_sided_geometric(epsilon: float, rng: Randomness, sensitivity: int = 1) -
     return geometric(rate, rng) - geometric(rate, rng)
 
 
-def line_totals(in_: int, out: int) -> LineTotals:
-    """A LineTotals by its published key names (`in` is a Python keyword)."""
-    return LineTotals.model_validate({"in": in_, "out": out})
+LineCounts = dict[str, tuple[int, int]]
+"""Per line: (in, out)."""
 
 
-def add_noise(bucket: Bucket, epsilon: float, rng: Randomness | None = None) -> Bucket:
-    """The bucket with noise added to every line's in and out, clamped at 0, flagged.
+def add_noise(
+    lines: Mapping[str, tuple[int, int]], epsilon: float, rng: Randomness | None = None
+) -> LineCounts:
+    """Every line's in and out with independent noise added, clamped at 0.
 
-    Zone statistics pass through unchanged (protect them with k); see PRIVACY.md.
+    Only line counts get noise; zone statistics are protected by k (see PRIVACY.md).
     """
     source = rng if rng is not None else system_randomness()
-    lines = {
-        name: line_totals(
-            max(0, totals.in_ + two_sided_geometric(epsilon, source)),
-            max(0, totals.out + two_sided_geometric(epsilon, source)),
+    return {
+        name: (
+            max(0, n_in + two_sided_geometric(epsilon, source)),
+            max(0, n_out + two_sided_geometric(epsilon, source)),
         )
-        for name, totals in bucket.lines.items()
+        for name, (n_in, n_out) in lines.items()
     }
-    return bucket.model_copy(update={"lines": lines, "noise": True})
 
 
 class NoisyTotals:
     """Cumulative line totals built from noisy buckets only, for `state` when noise is on.
 
-    Feed every published (noisy) bucket to `add`; `apply` replaces a snapshot's exact
-    totals with these sums, so the buckets of a run add up to its published totals.
+    Feed every published (noisy) bucket's lines to `add`; `totals` gives their sums, so
+    the buckets of a run add up to its published totals and exact totals never leave.
     """
 
     def __init__(self) -> None:
-        self._in: dict[str, int] = {}
-        self._out: dict[str, int] = {}
+        self._sums: dict[str, tuple[int, int]] = {}
 
-    def add(self, bucket: Bucket) -> None:
-        for name, totals in bucket.lines.items():
-            self._in[name] = self._in.get(name, 0) + totals.in_
-            self._out[name] = self._out.get(name, 0) + totals.out
+    def add(self, lines: Mapping[str, tuple[int, int]]) -> None:
+        for name, (n_in, n_out) in lines.items():
+            old_in, old_out = self._sums.get(name, (0, 0))
+            self._sums[name] = (old_in + n_in, old_out + n_out)
 
     def reset(self, lines: Iterable[str] | None = None) -> None:
         """Zero the named lines (all when None), as a reset command does to the counters."""
-        names = list(self._in) if lines is None else list(lines)
+        names = list(self._sums) if lines is None else list(lines)
         for name in names:
-            self._in.pop(name, None)
-            self._out.pop(name, None)
+            self._sums.pop(name, None)
 
-    def apply(self, snapshot: Snapshot) -> Snapshot:
-        lines = {
-            name: line_totals(self._in.get(name, 0), self._out.get(name, 0))
-            for name in snapshot.lines
-        }
-        return snapshot.model_copy(update={"lines": lines})
+    def totals(self, names: Iterable[str]) -> LineCounts:
+        """The noisy sums of these lines (0 for a line with no bucket yet)."""
+        return {name: self._sums.get(name, (0, 0)) for name in names}
 
 
 def alpha(epsilon: float, sensitivity: int = 1) -> float:

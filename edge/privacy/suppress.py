@@ -2,7 +2,7 @@
 
 The flag is set for every zone whose true count is below k, including a true 0, so a
 published 0 with `suppressed: true` says "fewer than k", never "somebody is here".
-With k = 0 (the default) messages pass through unchanged.
+With k = 0 (the default) counts pass through unflagged.
 
 k applies to zone occupancy in `state` and to zone mean/max in `counts` buckets (a
 bucket's zone is suppressed when its max is below k: it never held k people). Line
@@ -12,43 +12,41 @@ crossing anyway, and buckets must add up to the totals; protect them with `epsil
 
 from __future__ import annotations
 
-from typing import TypeVar, overload
+from collections.abc import Mapping
 
-from edge.messages import Bucket, Snapshot, ZoneNow, ZoneStats
-
-M = TypeVar("M", Snapshot, Bucket)
+from edge.messages import ZoneNow, ZoneStats
 
 
-@overload
-def apply_k(message: Snapshot, k: int) -> Snapshot: ...
-
-
-@overload
-def apply_k(message: Bucket, k: int) -> Bucket: ...
-
-
-def apply_k(message: Snapshot | Bucket, k: int) -> Snapshot | Bucket:
-    """Return the message with every zone count below k published as 0 and flagged."""
+def _check(k: int) -> None:
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
+
+
+def suppress_occupancy(occupancy: Mapping[str, int], k: int) -> dict[str, ZoneNow]:
+    """Each zone's live occupancy as published: below k it is 0 and flagged."""
+    _check(k)
+    return {name: suppress_now(n, k) for name, n in occupancy.items()}
+
+
+def suppress_zone_stats(zones: Mapping[str, tuple[float, int]], k: int) -> dict[str, ZoneStats]:
+    """Each zone's bucket (mean, max) as published: a max below k makes both 0, flagged."""
+    _check(k)
+    return {name: suppress_stats(mean, largest, k) for name, (mean, largest) in zones.items()}
+
+
+def suppress_now(occupancy: int, k: int) -> ZoneNow:
+    """A live occupancy below k becomes 0 with `suppressed` True; k = 0 leaves no flag."""
     if k == 0:
-        return message
-    if isinstance(message, Snapshot):
-        zones_now = {name: suppress_now(zone, k) for name, zone in message.zones.items()}
-        return message.model_copy(update={"zones": zones_now})
-    zones = {name: suppress_stats(zone, k) for name, zone in message.zones.items()}
-    return message.model_copy(update={"zones": zones})
-
-
-def suppress_now(zone: ZoneNow, k: int) -> ZoneNow:
-    """A live occupancy below k becomes 0 with `suppressed` True; else flagged False."""
-    if zone.occupancy < k:
+        return ZoneNow(occupancy=occupancy)
+    if occupancy < k:
         return ZoneNow(occupancy=0, suppressed=True)
-    return ZoneNow(occupancy=zone.occupancy, suppressed=False)
+    return ZoneNow(occupancy=occupancy, suppressed=False)
 
 
-def suppress_stats(zone: ZoneStats, k: int) -> ZoneStats:
+def suppress_stats(mean: float, largest: int, k: int) -> ZoneStats:
     """A bucket's zone whose max is below k becomes mean 0, max 0, `suppressed` True."""
-    if zone.max < k:
+    if k == 0:
+        return ZoneStats(mean=mean, max=largest)
+    if largest < k:
         return ZoneStats(mean=0.0, max=0, suppressed=True)
-    return ZoneStats(mean=zone.mean, max=zone.max, suppressed=False)
+    return ZoneStats(mean=mean, max=largest, suppressed=False)

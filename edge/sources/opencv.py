@@ -7,8 +7,8 @@ preprocessing does) to the capture size at once, then turned from OpenCV's BGR i
 A file is decoded as fast as the pipeline reads unless `realtime`, which paces it at its
 own frame rate; its frame `index` is the decode index from 0 (a corrupt frame is skipped
 with a warning but keeps its index) and its `timestamp` is `origin + index / fps`.
-A camera or stream stamps frames with the capture time and raises a transient
-SourceError when it stops delivering.
+A camera or stream stamps frames with the capture time (and `clock` from the monotonic
+clock) and raises a transient SourceError when it stops delivering.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ class OpenCVSource:
         if not ok or image is None:
             raise SourceError(f"{self.description} stopped delivering frames", transient=True)
         self._started = True
-        frame = Frame(self._convert(image), self._next, time.time())
+        frame = Frame(self._convert(image), self._next, time.time(), clock=time.monotonic())
         self._next += 1
         return frame
 

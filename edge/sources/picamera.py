@@ -135,11 +135,11 @@ class PiCameraSource:
             bgr = request.make_array("main")
         finally:
             request.release()
-        stamp = time.time()
+        stamp, clock = time.time(), time.monotonic()
         rgb = np.ascontiguousarray(bgr[:, :, 2::-1])
         if (rgb.shape[1], rgb.shape[0]) != self.size:
             rgb = resize_nearest(rgb, self.size)
-        frame = Frame(rgb, self._next, stamp)
+        frame = Frame(rgb, self._next, stamp, clock=clock)
         self._next += 1
         return frame
 

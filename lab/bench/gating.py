@@ -22,12 +22,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge.config import DetectorConfig
+from edge.config import DetectorConfig, PrivacyConfig
 from edge.count import Counters
 from edge.detections import Detections
 from edge.frames import Frame
 from edge.gate import MotionGate
 from edge.pipeline import Pipeline
+from edge.privacy.output import OutputPrivacy
 from edge.publish import Publisher
 from edge.track import Tracker
 from edge.tracks import Tracks
@@ -132,7 +133,8 @@ def _run(
         detector=detector,
         tracker=Tracker(settings, seed=0),
         counters=Counters(lines, zones),
-        publisher=Publisher(site="bench", sensor="bench", sinks=[]),
+        privacy=OutputPrivacy(PrivacyConfig()),
+        publisher=Publisher(site="bench", sensor="bench", boot="bench", sinks=[]),
         bucket_seconds=60,
         gate=gate,
         on_frame=record,

@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge.config import DetectorConfig, LineConfig, ZoneConfig
+from edge.config import DetectorConfig, LineConfig, PrivacyConfig, ZoneConfig
 from edge.count import Counters
 from edge.detections import Detections
 from edge.frames import Frame
 from edge.pipeline import Pipeline
+from edge.privacy.output import OutputPrivacy
 from edge.publish import Publisher
 from edge.sources.opencv import to_rgb
 from edge.sources.prefetch import PrefetchSource
@@ -216,7 +217,8 @@ def build_pipeline(
         detector=detector,
         tracker=Tracker(TrackerSettings(), seed=0),
         counters=Counters([DOOR], [ROOM]),
-        publisher=Publisher(site="bench", sensor="bench", sinks=[]),
+        privacy=OutputPrivacy(PrivacyConfig()),
+        publisher=Publisher(site="bench", sensor="bench", boot="bench", sinks=[]),
         bucket_seconds=60,
         gate=gate,
     )

@@ -26,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 ROOT = Path(__file__).resolve().parents[2]
 BROKER_CONFIG = ROOT / "broker_config"
 MOSQUITTO = "/usr/sbin/mosquitto"
-SENSORS = ("door-1", "door-2")
+SENSORS = ("hq/door-1", "hq/door-2", "branch/door-9")
 SITE = "hq"
 
 
@@ -71,11 +71,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     return Lab(out)
 
 
-def derive_config(source: str, *, lab: Lab, data: Path, ports: dict[int, int]) -> str:
-    """broker_config/mosquitto.conf with test ports, lab files and a private data folder."""
+def derive_config(
+    source: str, *, lab: Lab, data: Path, ports: dict[int, int], client_certs: bool = False
+) -> str:
+    """broker_config/mosquitto.conf with test ports, lab files (the ACL as make_lab.sh
+    writes it) and a private data folder; `client_certs` turns on the two settings the
+    file names for demanding client certificates."""
     files = {
         "password_file": lab.dir / "passwd",
-        "acl_file": BROKER_CONFIG / "acl",
+        "acl_file": lab.dir / "acl",
         "persistence_location": f"{data}/",
         "cafile": lab.dir / "ca.crt",
         "certfile": lab.dir / "broker.crt",
@@ -94,6 +98,8 @@ def derive_config(source: str, *, lab: Lab, data: Path, ports: dict[int, int]) -
             out.append(f"{key} {files[key]}")
         elif key in ("log_dest", "pid_file", "include_dir", "user"):
             continue
+        elif client_certs and key in ("require_certificate", "use_identity_as_username"):
+            out.append(f"{key} true")
         else:
             out.append(line)
     out += [f"user {getpass.getuser()}", "log_dest stderr", "log_type error", "log_type warning"]
@@ -109,6 +115,7 @@ class Broker:
     plain_port: int = field(default_factory=free_port)
     tls_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    client_certs: bool = False
 
     @property
     def host(self) -> str:
@@ -123,7 +130,11 @@ class Broker:
         data.mkdir(parents=True, exist_ok=True)
         source = (BROKER_CONFIG / "mosquitto.conf").read_text()
         ports = {1883: self.plain_port, 8883: self.tls_port}
-        self.conf.write_text(derive_config(source, lab=self.lab, data=data, ports=ports))
+        self.conf.write_text(
+            derive_config(
+                source, lab=self.lab, data=data, ports=ports, client_certs=self.client_certs
+            )
+        )
         log = open(self.dir / "mosquitto.log", "ab")  # noqa: SIM115 - the process owns it
         self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stderr=log)
         log.close()
@@ -144,6 +155,13 @@ class Broker:
         """SIGTERM: mosquitto saves its persistence file and exits."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+    def crash(self) -> None:
+        """SIGKILL: mosquitto dies without saving."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
             self.process.wait(timeout=10)
         self.process = None
 

@@ -33,32 +33,44 @@ def long_scene(tmp_path: Path) -> Path:
 
 
 class Sensor:
-    def __init__(self, broker: Broker, lab: Lab, tmp_path: Path, bucket_seconds: int = 10) -> None:
-        doc = sensor_config(broker, lab, tmp_path / "journal", bucket_seconds=bucket_seconds)
+    def __init__(
+        self,
+        broker: Broker,
+        lab: Lab,
+        tmp_path: Path,
+        bucket_seconds: int = 10,
+        *,
+        journal: Path | None = None,
+        sink: str = "mqtt",
+        launcher: list[str] | None = None,
+    ) -> None:
+        self.journal = journal if journal is not None else tmp_path / "journal"
+        doc = sensor_config(broker, lab, self.journal, bucket_seconds=bucket_seconds)
         self.config = tmp_path / "sensor.toml"
         self.config.write_text(toml_text(doc))
         self.scene = long_scene(tmp_path)
-        self.journal = tmp_path / "journal"
         self.log = tmp_path / "sensor.log"
+        self.stdout = tmp_path / "sensor.out"
+        self.sink = sink
+        self.launcher = launcher if launcher is not None else ["-m", "edge.cli"]
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if k != "HEADCOUNT_MQTT_PASSWORD"}
-        with open(self.log, "ab") as log:
+        with open(self.log, "ab") as log, open(self.stdout, "ab") as out:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
-                    "-m",
-                    "edge.cli",
+                    *self.launcher,
                     "run",
                     "--config",
                     str(self.config),
                     "--source",
                     f"synthetic:{self.scene}",
                     "--sink",
-                    "mqtt",
+                    self.sink,
                 ],
-                stdout=subprocess.DEVNULL,
+                stdout=out,
                 stderr=log,
                 env=env,
                 cwd=ROOT,
@@ -78,7 +90,7 @@ class Sensor:
 
     def journal_entries(self) -> int:
         path = self.journal / LOG_NAME
-        return len(_scan(path.read_bytes())[0]) if path.exists() else 0
+        return len(_scan(path.read_bytes()).live) if path.exists() else 0
 
 
 @pytest.fixture
@@ -149,7 +161,8 @@ def test_a_valid_reset_is_announced_in_state(
     watcher = subscribe("admin", f"{BASE}/state")
     sensor.start()
     watcher.wait_for(lambda: len(watcher.on(f"{BASE}/state")) >= 2, "state")
-    watcher.client.publish(f"{BASE}/cmd/reset", b'{"action": "reset"}', qos=1)
+    reset = b'{"action": "reset", "id": "r-1", "lines": "all"}'
+    watcher.client.publish(f"{BASE}/cmd/reset", reset, qos=1)
     watcher.wait_for(
         lambda: any(s.get("resets") == 1 for s in watcher.json_on(f"{BASE}/state")), "resets=1"
     )

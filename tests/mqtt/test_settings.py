@@ -89,12 +89,21 @@ def test_backoff_grows_is_capped_and_jittered(attempt: int) -> None:
 
 def test_schemas_of_every_topic() -> None:
     schemas = message_schemas()
-    assert set(schemas) == {"state", "counts", "status", "privacy", "cmd/reset", "discovery"}
+    assert set(schemas) == {
+        "state",
+        "counts",
+        "status",
+        "privacy",
+        "cmd/reset",
+        "reset",
+        "discovery",
+    }
     for name, schema in schemas.items():
         assert schema["title"] == name
         assert schema["description"]
-    for name in ("state", "counts", "privacy", "cmd/reset", "discovery"):
+    for name in ("state", "counts", "privacy", "cmd/reset", "reset", "discovery"):
         assert schemas[name]["additionalProperties"] is False  # extra="forbid"
+    assert set(schemas["cmd/reset"]["required"]) == {"action", "id", "lines"}
     assert set(schemas["counts"]["required"]) >= {"boot", "seq", "start", "end", "lines", "zones"}
     assert schemas["status"]["enum"] == ["online", "offline"]
     assert "in" in schemas["state"]["$defs"]["LineTotals"]["properties"]  # the wire name

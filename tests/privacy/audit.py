@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from edge.messages import Bucket, Snapshot
 from edge.mqtt.discovery import DeviceDiscovery
+from edge.mqtt.payloads import ResetDone
 from edge.privacy.manifest import PrivacyManifest
 
 # --- files on disk ---------------------------------------------------------------------
@@ -237,6 +238,7 @@ def payload_problems(topic: str, payload: bytes, prefix: str, discovery_prefix: 
         "state": Snapshot,
         "counts": Bucket,
         "privacy": PrivacyManifest,
+        "reset": ResetDone,
     }
     if topic.startswith(discovery_prefix):
         if payload == b"":

@@ -1,55 +1,52 @@
-"""Publication-time transforms: noise, then noisy state totals, then k."""
+"""The privacy stage: noise, then noisy state totals, then k; only it releases counts."""
 
 from __future__ import annotations
 
 import random
 
+from edge.buckets import ClosedBucket
 from edge.config import PrivacyConfig
-from edge.messages import Bucket, LineTotals, Snapshot, ZoneNow, ZoneStats
-from edge.privacy.output import OutputPrivacy
+from edge.messages import LineTotals, ZoneNow, ZoneStats
+from edge.privacy.output import OutputPrivacy, ReleasedBucket, ReleasedState
 
 
-def snap(occupancy: int, in_: int) -> Snapshot:
-    return Snapshot(
-        site="hq",
-        sensor="d",
-        ts="2026-11-28T15:00:00.100Z",
-        boot="b",
-        seq=1,
-        frame=1,
-        zones={"room": ZoneNow(occupancy=occupancy)},
-        lines={"door": LineTotals(in_=in_, out=0)},
+def closed(in_: int, max_: int) -> ClosedBucket:
+    return ClosedBucket(
+        start=1_800_000_000.0,
+        end=1_800_000_060.0,
+        lines={"door": (in_, 0)},
+        zones={"room": (0.5, max_)},
+        frames=600,
     )
 
 
-def bucket(in_: int, max_: int) -> Bucket:
-    return Bucket(
-        site="hq",
-        sensor="d",
-        boot="b",
-        seq=2,
-        start="2026-11-28T15:00:00Z",
-        end="2026-11-28T15:01:00Z",
-        lines={"door": LineTotals(in_=in_, out=0)},
-        zones={"room": ZoneStats(mean=0.5, max=max_)},
-    )
-
-
-def test_defaults_pass_messages_through() -> None:
+def test_defaults_release_counts_unchanged() -> None:
     out = OutputPrivacy(PrivacyConfig())
-    s = snap(1, 5)
-    b = bucket(4, 1)
-    assert out.snapshot(s) == s
-    assert out.bucket(b) == b
+    assert out.state({"door": (5, 1)}, {"room": 1}) == ReleasedState(
+        lines={"door": LineTotals(in_=5, out=1)}, zones={"room": ZoneNow(occupancy=1)}
+    )
+    assert out.bucket(closed(4, 1)) == ReleasedBucket(
+        start=1_800_000_000.0,
+        end=1_800_000_060.0,
+        lines={"door": LineTotals(in_=4, out=0)},
+        zones={"room": ZoneStats(mean=0.5, max=1)},
+        noise=None,
+    )
 
 
 def test_epsilon_hides_exact_totals_and_k_hides_small_rooms() -> None:
     out = OutputPrivacy(PrivacyConfig(k=2, epsilon=0.5), random.Random(3))
-    published = [out.bucket(bucket(i, 1)) for i in (4, 0, 7)]
+    published = [out.bucket(closed(i, 1)) for i in (4, 0, 7)]
     assert all(b.noise is True for b in published)
-    assert all(b.zones["room"].suppressed is True and b.zones["room"].max == 0 for b in published)
-    state = out.snapshot(snap(1, 11))
+    assert all(b.zones["room"] == ZoneStats(mean=0, max=0, suppressed=True) for b in published)
+    state = out.state({"door": (11, 0)}, {"room": 1})
     assert state.lines["door"].in_ == sum(b.lines["door"].in_ for b in published)
     assert state.zones["room"] == ZoneNow(occupancy=0, suppressed=True)
     out.reset(None)
-    assert out.snapshot(snap(3, 11)).lines["door"].in_ == 0
+    assert out.state({"door": (11, 0)}, {"room": 3}).lines["door"] == LineTotals(in_=0, out=0)
+
+
+def test_under_noise_a_crossing_changes_nothing_released_until_its_bucket_closes() -> None:
+    out = OutputPrivacy(PrivacyConfig(epsilon=1.0), random.Random(1))
+    before = out.state({"door": (3, 2)}, {"room": 0})
+    assert out.state({"door": (4, 2)}, {"room": 0}) == before

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.messages import Bucket, LineTotals, Snapshot, ZoneNow, ZoneStats
-from edge.privacy.suppress import apply_k
+from edge.messages import LineTotals, Snapshot, ZoneNow, ZoneStats
+from edge.privacy.suppress import suppress_occupancy, suppress_zone_stats
 
 names = st.from_regex(r"[a-z][a-z0-9_-]{0,8}", fullmatch=True)
 counts = st.integers(min_value=0, max_value=200)
 
 
-def snapshot(zones: dict[str, int], lines: dict[str, tuple[int, int]] | None = None) -> Snapshot:
+def snapshot(zones: dict[str, int], k: int) -> Snapshot:
+    """A state message whose zones went through k-suppression."""
     return Snapshot(
         site="hq",
         sensor="door-1",
@@ -20,36 +22,21 @@ def snapshot(zones: dict[str, int], lines: dict[str, tuple[int, int]] | None = N
         boot="5f0c1a",
         seq=7,
         frame=812,
-        zones={n: ZoneNow(occupancy=c) for n, c in zones.items()},
-        lines={n: LineTotals(in_=i, out=o) for n, (i, o) in (lines or {}).items()},
-    )
-
-
-def bucket(zones: dict[str, tuple[float, int]], lines: dict[str, tuple[int, int]]) -> Bucket:
-    return Bucket(
-        site="hq",
-        sensor="door-1",
-        boot="5f0c1a",
-        seq=8,
-        start="2026-11-28T15:00:00Z",
-        end="2026-11-28T15:01:00Z",
-        lines={n: LineTotals(in_=i, out=o) for n, (i, o) in lines.items()},
-        zones={n: ZoneStats(mean=m, max=x) for n, (m, x) in zones.items()},
+        zones=suppress_occupancy(zones, k),
+        lines={"entrance": LineTotals(in_=1, out=0)},
     )
 
 
 @given(st.dictionaries(names, counts, max_size=6), st.integers(min_value=1, max_value=100))
-def test_snapshot_below_k_is_published_as_flagged_zero(zones: dict[str, int], k: int) -> None:
-    out = apply_k(snapshot(zones), k)
-    assert set(out.zones) == set(zones)
+def test_occupancy_below_k_is_published_as_flagged_zero(zones: dict[str, int], k: int) -> None:
+    out = suppress_occupancy(zones, k)
+    assert set(out) == set(zones)
     for name, true in zones.items():
-        published = out.zones[name]
+        published = out[name]
         if true < k:
-            assert published.occupancy == 0
-            assert published.suppressed is True
+            assert published == ZoneNow(occupancy=0, suppressed=True)
         else:
-            assert published.occupancy == true
-            assert published.suppressed is False
+            assert published == ZoneNow(occupancy=true, suppressed=False)
 
 
 @given(
@@ -64,38 +51,38 @@ def test_counts_below_k_are_indistinguishable(
     below = st.integers(min_value=0, max_value=k - 1)
     a = {n: data.draw(below) if x < k else x for n, (x, _) in pairs.items()}
     b = {n: data.draw(below) if x < k else x for n, (x, _) in pairs.items()}
-    assert apply_k(snapshot(a), k).to_json() == apply_k(snapshot(b), k).to_json()
+    assert snapshot(a, k).to_json() == snapshot(b, k).to_json()
 
 
 @given(
     st.dictionaries(names, st.tuples(st.floats(0, 50), counts), max_size=6),
-    st.dictionaries(names, st.tuples(counts, counts), max_size=4),
     st.integers(min_value=1, max_value=100),
 )
-def test_bucket_zone_below_k_is_suppressed_and_lines_untouched(
-    zones: dict[str, tuple[float, int]], lines: dict[str, tuple[int, int]], k: int
-) -> None:
-    original = bucket(zones, lines)
-    out = apply_k(original, k)
-    assert out.lines == original.lines
-    assert out.noise is None
+def test_bucket_zone_below_k_is_suppressed(zones: dict[str, tuple[float, int]], k: int) -> None:
+    out = suppress_zone_stats(zones, k)
     for name, (mean, largest) in zones.items():
-        published = out.zones[name]
+        published = out[name]
         if largest < k:
-            assert (published.mean, published.max, published.suppressed) == (0.0, 0, True)
+            assert published == ZoneStats(mean=0.0, max=0, suppressed=True)
         else:
-            assert (published.mean, published.max, published.suppressed) == (mean, largest, False)
+            assert published == ZoneStats(mean=mean, max=largest, suppressed=False)
 
 
 @given(st.dictionaries(names, counts, max_size=6))
 def test_k_zero_is_off(zones: dict[str, int]) -> None:
-    original = snapshot(zones, {"entrance": (3, 1)})
-    assert apply_k(original, 0) is original
-    assert "suppressed" not in original.to_json()
+    out = snapshot(zones, 0)
+    assert {n: z.occupancy for n, z in out.zones.items()} == zones
+    assert "suppressed" not in out.to_json()
+    assert suppress_zone_stats({"a": (0.5, 1)}, 0) == {"a": ZoneStats(mean=0.5, max=1)}
 
 
 def test_single_person_in_small_room_is_hidden() -> None:
-    alone = apply_k(snapshot({"office": 1}, {"entrance": (1, 0)}), 3)
-    empty = apply_k(snapshot({"office": 0}, {"entrance": (1, 0)}), 3)
+    alone = snapshot({"office": 1}, 3)
+    empty = snapshot({"office": 0}, 3)
     assert alone.to_json() == empty.to_json()
     assert '"office":{"occupancy":0,"suppressed":true}' in alone.to_json()
+
+
+def test_negative_k_is_refused() -> None:
+    with pytest.raises(ValueError, match="k must be >= 0"):
+        suppress_occupancy({"a": 1}, -1)

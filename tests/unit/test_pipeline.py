@@ -4,11 +4,12 @@ import json
 import threading
 
 from edge.buckets import BucketClock  # noqa: F401  (the pipeline's bucket clock)
-from edge.commands import CommandInbox, ResetCommand
-from edge.config import LineConfig, ZoneConfig
+from edge.commands import CommandInbox, Reset
+from edge.config import LineConfig, PrivacyConfig, ZoneConfig
 from edge.count import Counters
 from edge.messages import Bucket, Snapshot
 from edge.pipeline import Pipeline
+from edge.privacy.output import OutputPrivacy
 from edge.publish import Publisher
 from edge.track import Tracker, TrackerSettings
 from tests.fakes.core import ListSource, RecordingSink, ScriptedDetector, box_at
@@ -28,7 +29,8 @@ def make(source, script, *, publish_every=0.0, bucket=5.0, inbox=None, stop=None
         detector=ScriptedDetector(script),
         tracker=Tracker(TrackerSettings(), seed=0),
         counters=Counters([LINE], [ZONE]),
-        publisher=Publisher(site="hq", sensor="door-1", sinks=[sink], boot="b00t"),
+        privacy=OutputPrivacy(PrivacyConfig()),
+        publisher=Publisher(site="hq", sensor="door-1", boot="b00t", sinks=[sink]),
         bucket_seconds=bucket,
         publish_every=publish_every,
         heartbeat=30.0,
@@ -94,7 +96,7 @@ def test_reset_command_zeroes_totals_and_is_announced():
         def read(self):
             frame = self.source.read()
             if frame is not None and frame.index == 30:
-                inbox.put(ResetCommand())
+                inbox.put(Reset(id="test", lines=None))
             return frame
 
         def close(self):
