@@ -8,7 +8,10 @@ from pathlib import Path
 
 def _bench(args: argparse.Namespace) -> int:
     from lab.bench import run_bench
+    from lab.bench.runner import run_pixel_bench
 
+    if args.pixels:
+        return run_pixel_bench(out=args.out, quick=args.quick)
     return run_bench(out=args.out, quick=args.quick)
 
 
@@ -16,6 +19,11 @@ def register_bench(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     bench = subparsers.add_parser("bench", help="measure accuracy and speed; write benchmarks/")
     bench.add_argument("--out", type=Path, default=Path("benchmarks"))
     bench.add_argument("--quick", action="store_true", help="small scenes, for a smoke run")
+    bench.add_argument(
+        "--pixels",
+        action="store_true",
+        help="only the rendered scenes through the whole sensor (updates that section)",
+    )
     bench.set_defaults(func=_bench)
 
 

@@ -3,6 +3,8 @@
 # packages, without root, into a cache folder. Nothing fetched here is committed.
 #   opencv-doc: examples/data/vtest.avi (demo only), basketball1.png, leuvenA.jpg (tests)
 #   darknet:    data/person.jpg (tests)
+#   pixel scenes (lab/pixels): opencv-doc leuvenA.jpg (an empty street, the background),
+#   darknet person.jpg and kite.jpg (people cut out at run time)
 set -eu
 
 CACHE="${HEADCOUNT_SAMPLES:-${XDG_CACHE_HOME:-$HOME/.cache}/headcount/samples}"
@@ -31,4 +33,6 @@ fetch opencv-doc usr/share/doc/opencv-doc/examples/data/vtest.avi vtest.avi
 fetch opencv-doc usr/share/doc/opencv-doc/examples/data/basketball1.png basketball1.png
 fetch opencv-doc usr/share/doc/opencv-doc/examples/data/leuvenA.jpg leuvenA.jpg
 fetch darknet usr/share/darknet/data/person.jpg person.jpg
+fetch opencv-doc usr/share/doc/opencv-doc/examples/data/leuvenA.jpg leuvenA.jpg
+fetch darknet usr/share/darknet/data/kite.jpg kite.jpg
 echo "$CACHE"

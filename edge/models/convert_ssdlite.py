@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageEnhance, ImageFilter
 
 LOG = logging.getLogger("convert_ssdlite")
 
@@ -234,6 +234,8 @@ def convert(
     graph_def: tf.compat.v1.GraphDef,
     quantize: bool,
     calibration: Sequence[Path] = (),
+    *,
+    float16: bool = False,
 ) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         graph_file = Path(tmp) / "tflite_graph.pb"
@@ -245,7 +247,10 @@ def convert(
             input_shapes={INPUT_NAME: [1, INPUT_SIZE, INPUT_SIZE, 3]},
         )
         converter.allow_custom_ops = True
-        if quantize:
+        if float16:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+            converter.target_spec.supported_types = [tf.float16]
+        elif quantize:
             samples = [load_normalised(path) for path in calibration]
 
             def representative_dataset() -> Iterator[list[np.ndarray]]:
@@ -311,6 +316,62 @@ def rebuild_calibration(
     return written
 
 
+def deployment_calibration(
+    opencv_doc_root: Path, darknet_root: Path, out_dir: Path, seed: int = 20261202
+) -> list[Path]:
+    """The calibration sources as a sensor sees people: small and far (the photo shrunk to
+    30-60 % onto a blurred copy of itself, 3 each), grey (1), dim and noisy (2). Measured in
+    MODEL_CARD.md ("Quantization variants"); not the shipped calibration."""
+    roots = {"opencv-doc": opencv_doc_root, "darknet": darknet_root}
+    rng = random.Random(seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    size = (INPUT_SIZE, INPUT_SIZE)
+    for package, rel_path in CALIBRATION_SOURCES:
+        with Image.open(roots[package] / rel_path) as raw:
+            image = raw.convert("RGB")
+        stem = f"{package.replace('-', '')}_{Path(rel_path).stem}".lower()
+        width, height = image.size
+        variants = []
+        for _ in range(3):
+            scale = rng.uniform(0.3, 0.6)
+            canvas = image.filter(ImageFilter.GaussianBlur(12))
+            small = image.resize(
+                (max(1, int(width * scale)), max(1, int(height * scale))), Image.BILINEAR
+            )
+            position = (rng.randint(0, width - small.width), rng.randint(0, height - small.height))
+            canvas.paste(small, position)
+            variants.append(canvas)
+        variants.append(image.convert("L").convert("RGB"))
+        for _ in range(2):
+            dim = ImageEnhance.Brightness(image).enhance(rng.uniform(0.3, 0.55))
+            noise = np.random.default_rng(rng.randint(0, 9999)).normal(0, 4, (height, width, 3))
+            pixels = np.clip(np.asarray(dim, np.float32) + noise, 0, 255).astype(np.uint8)
+            variants.append(Image.fromarray(pixels))
+        for index, variant in enumerate(variants):
+            target = out_dir / f"{stem}_d{index}.jpg"
+            variant.resize(size, Image.BILINEAR).save(target, "JPEG", quality=80)
+            written.append(target)
+    return written
+
+
+def write_variants(
+    graph_def: tf.compat.v1.GraphDef, args: argparse.Namespace, calibration: Sequence[Path]
+) -> None:
+    """The measured but not shipped variants: float16 weights, and uint8 calibrated on the
+    shipped set plus `deployment_calibration`'s images."""
+    fp16_path = args.variants / "ssdlite_person_fp16.tflite"
+    fp16_path.write_bytes(convert(graph_def, quantize=False, float16=True))
+    LOG.info("wrote %s (sha256 %s)", fp16_path, sha256(fp16_path))
+    with tempfile.TemporaryDirectory() as tmp:
+        extra = deployment_calibration(args.opencv_doc_root, args.darknet_root, Path(tmp))
+        deploy_path = args.variants / "ssdlite_person_uint8_deploy.tflite"
+        deploy_path.write_bytes(
+            convert(graph_def, quantize=True, calibration=[*calibration, *extra])
+        )
+    LOG.info("wrote %s (sha256 %s)", deploy_path, sha256(deploy_path))
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -339,9 +400,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--nms-iou-threshold", type=float, default=PostProcessConfig.nms_iou_threshold
     )
+    parser.add_argument(
+        "--variants",
+        type=Path,
+        help="also write the measured, unshipped variants (fp16, uint8 with a deployment-"
+        "like calibration) into this directory; needs --opencv-doc-root and --darknet-root",
+    )
     args = parser.parse_args(argv)
     if args.rebuild_calibration and not (args.opencv_doc_root and args.darknet_root):
         parser.error("--rebuild-calibration needs --opencv-doc-root and --darknet-root")
+    if args.variants and not (args.opencv_doc_root and args.darknet_root):
+        parser.error("--variants needs --opencv-doc-root and --darknet-root")
     return args
 
 
@@ -380,6 +449,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     LOG.info(
         "wrote %s (%d bytes, sha256 %s)", uint8_path, uint8_path.stat().st_size, sha256(uint8_path)
     )
+    if args.variants:
+        args.variants.mkdir(parents=True, exist_ok=True)
+        write_variants(export_graph, args, calibration)
     return 0
 
 

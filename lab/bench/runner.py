@@ -33,6 +33,9 @@ from lab.bench.peers import (
     SupervisionSystem,
     require_peers,
 )
+from lab.bench.pixels import SETTINGS as PIXEL_SETTINGS
+from lab.bench.pixels import report_lines as pixel_report
+from lab.bench.pixels import run_pixels, splice_section
 from lab.bench.speed import (
     CAPTURE_NAMES,
     ROUNDS,
@@ -41,6 +44,7 @@ from lab.bench.speed import (
     measure_in_subprocess,
     photo,
 )
+from lab.pixels.sprites import SamplesMissingError
 from lab.sim.scene import Scene, SceneError, load_scene, scene_from_dict, scene_names
 
 log = logging.getLogger(__name__)
@@ -64,6 +68,8 @@ class Plan:
     speed_frames: int
     gate_frames: int
     robust_seeds: tuple[int, ...] = ()
+    pixel_frames: int | None = None
+    pixel_settings: int = len(PIXEL_SETTINGS)
 
 
 FULL = Plan(
@@ -85,6 +91,8 @@ QUICK = Plan(
     speed_frames=10,
     gate_frames=40,
     robust_seeds=(1,),
+    pixel_frames=60,
+    pixel_settings=1,
 )
 
 
@@ -469,7 +477,10 @@ def write_report(out: Path, results: Results) -> Path:
     add("## How to reproduce\n")
     add(
         "`make bench` (installs the `bench` extra and runs `headcount bench --out "
-        "benchmarks`). The scenes are in `seeds/scenes/`; the code is `edge/bench/`.\n"
+        "benchmarks`). The scenes are in `seeds/scenes/`; the code is `edge/bench/`. "
+        "`headcount bench --pixels` re-measures only the real-pixels section (the pixel "
+        "scenes are in `lab/pixels/scenes/`, the code in `lab/pixels/` and "
+        "`lab/bench/pixels.py`).\n"
     )
     path = out / "RESULTS.md"
     path.write_text("\n".join(md), encoding="utf-8")
@@ -646,6 +657,29 @@ def summary_lines(results: Results) -> list[str]:
     return lines
 
 
+def run_pixel_bench(out: Path, quick: bool) -> int:
+    """Only the real-pixels section: measured and spliced into `out`/RESULTS.md."""
+    plan = QUICK if quick else FULL
+    try:
+        require_peers()
+    except PeersMissingError as error:
+        sys.stderr.write(f"headcount bench: {error}\n")
+        return 2
+    started = time.perf_counter()
+    try:
+        runs = run_pixels(PIXEL_SETTINGS[: plan.pixel_settings], max_frames=plan.pixel_frames)
+    except (SceneError, SamplesMissingError) as error:
+        sys.stderr.write(f"headcount bench: {error}\n")
+        return 2
+    section = pixel_report(runs, time.perf_counter() - started)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "RESULTS.md"
+    splice_section(path, section)
+    sys.stdout.write("\n".join(line for line in section if line.startswith("|")) + "\n")
+    sys.stdout.write(f"wrote the real-pixels section of {path}\n")
+    return 0
+
+
 def run_bench(out: Path, quick: bool) -> int:
     """Measure everything, write `out`/RESULTS.md and PNGs, print a summary; exit status."""
     started = time.perf_counter()
@@ -710,6 +744,11 @@ def run_bench(out: Path, quick: bool) -> int:
     log.info("motion gating")
     gating = measure_gating(load_scene(GATE_SCENE), plan.gate_frames)
 
+    log.info("real pixels")
+    pixels_started = time.perf_counter()
+    pixel_runs = run_pixels(PIXEL_SETTINGS[: plan.pixel_settings], max_frames=plan.pixel_frames)
+    pixel_section = pixel_report(pixel_runs, time.perf_counter() - pixels_started)
+
     results = Results(
         plan=plan,
         info=machine(),
@@ -722,6 +761,7 @@ def run_bench(out: Path, quick: bool) -> int:
         robust=robust,
     )
     path = write_report(out, results)
+    splice_section(path, pixel_section)
     for line in summary_lines(results) + aims(results):
         sys.stdout.write(line.replace("**", "") + "\n")
     sys.stdout.write(f"wrote {path}\n")

@@ -106,6 +106,7 @@ def test_quick_run_writes_results_with_every_section(
         "## Tracking + counting time per frame",
         "## Whole sensor speed",
         "## Motion gating",
+        "## Real pixels: rendered scenes through the whole sensor",
     ):
         assert heading in text
     for scene in ("door_single", "door_groups", "turn_back", "loiter_line", "crowd"):
