@@ -257,6 +257,21 @@ def write_report(out: Path, results: Results) -> Path:
     systems = ["headcount", "supervision", results.norfair_best]
     scenes = sorted({s.scene for _, s in results.scores})
     md: list[str] = []
+    _header_section(md, results)
+    _accuracy_section(md, out, results, systems, scenes)
+    _detail_section(md, results)
+    _robust_section(md, results, systems, scenes)
+    _timing_section(md, out, results, systems)
+    _speed_section(md, out, results)
+    _gating_section(md, results)
+    _reproduce_section(md)
+    path = out / "RESULTS.md"
+    path.write_text("\n".join(md), encoding="utf-8")
+    return path
+
+
+def _header_section(md: list[str], results: Results) -> None:
+    """Title, the aims' verdicts, the machine and versions."""
     add = md.append
     add("# headcount benchmark results\n")
     add(
@@ -278,9 +293,15 @@ def write_report(out: Path, results: Results) -> Path:
         add(f"| {key} | {value} |")
     add("")
 
+
+def _accuracy_section(
+    md: list[str], out: Path, results: Results, systems: list[str], scenes: list[str]
+) -> None:
+    """Line count accuracy per profile, with its plots."""
+    add = md.append
     add("## Counting accuracy on seeded scenes\n")
     add(
-        "Every system gets the same simulated detections per frame (`edge/sim`), with the "
+        "Every system gets the same simulated detections per frame (`lab/sim`), with the "
         "scene's own faults (`scene`) and with the issue's target conditions (`stress`: at "
         "least 10 % missed detections, box jitter 0.03, occlusion gaps of 3-8 frames at "
         "0.2 per person per second, and 20 % of crossings hidden for 4 frames at the line "
@@ -326,6 +347,10 @@ def write_report(out: Path, results: Results) -> Path:
         )
         add(f"![accuracy, {profile} faults](accuracy_{profile}.png)\n")
 
+
+def _detail_section(md: list[str], results: Results) -> None:
+    """Every system, scene and fault profile in one table."""
+    add = md.append
     add("### Detail: every system, scene and fault profile\n")
     add(
         "| profile | scene | system | in (counted/true) | out (counted/true) | accuracy | "
@@ -342,38 +367,45 @@ def write_report(out: Path, results: Results) -> Path:
         )
     add("")
 
-    if results.robust:
-        seeds = sorted({seed for seed, _, _ in results.robust})
-        add("### Other detector seeds\n")
-        add(
-            "The same scenes and fault rates, with the simulated detector's faults (which "
-            "detections are missed, gaps, jitter, false positives) drawn from "
-            f"{len(seeds)} other seeds ({', '.join(str(k) for k in seeds)}): mean and worst "
-            "line accuracy over the seeds, and our double counts and missed crossings summed "
-            "over them. They check that the figures above are not luck of seed 0; the "
-            "tracker and counter were developed looking at seeds 1-12, these included.\n"
-        )
-        for profile in PROFILES:
-            add(f"#### `{profile}` faults, {len(seeds)} seeds\n")
-            add(
-                "| scene | "
-                + " | ".join(f"{sys_} mean (worst)" for sys_ in systems)
-                + " | headcount double / missed |"
-            )
-            add("|---" * (len(systems) + 2) + "|")
-            for scene in scenes:
-                cells = []
-                for sys_ in systems:
-                    accs = _robust_accuracies(results, profile, sys_, scene)
-                    cells.append(
-                        f"{_pct(float(np.mean(accs)))} ({_pct(min(accs))})" if accs else "n/a"
-                    )
-                ours = _robust_runs(results, profile, "headcount", scene)
-                doubles = sum(r.matching.double_counts for r in ours)
-                missed = sum(r.matching.missed for r in ours)
-                add(f"| {scene} | " + " | ".join(cells) + f" | {doubles} / {missed} |")
-            add("")
 
+def _robust_section(md: list[str], results: Results, systems: list[str], scenes: list[str]) -> None:
+    """Mean and worst accuracy over the other detector seeds."""
+    add = md.append
+    if not results.robust:
+        return
+    seeds = sorted({seed for seed, _, _ in results.robust})
+    add("### Other detector seeds\n")
+    add(
+        "The same scenes and fault rates, with the simulated detector's faults (which "
+        "detections are missed, gaps, jitter, false positives) drawn from "
+        f"{len(seeds)} other seeds ({', '.join(str(k) for k in seeds)}): mean and worst "
+        "line accuracy over the seeds, and our double counts and missed crossings summed "
+        "over them. They check that the figures above are not luck of seed 0; the "
+        "tracker and counter were developed looking at seeds 1-12, these included.\n"
+    )
+    for profile in PROFILES:
+        add(f"#### `{profile}` faults, {len(seeds)} seeds\n")
+        add(
+            "| scene | "
+            + " | ".join(f"{sys_} mean (worst)" for sys_ in systems)
+            + " | headcount double / missed |"
+        )
+        add("|---" * (len(systems) + 2) + "|")
+        for scene in scenes:
+            cells = []
+            for sys_ in systems:
+                accs = _robust_accuracies(results, profile, sys_, scene)
+                cells.append(f"{_pct(float(np.mean(accs)))} ({_pct(min(accs))})" if accs else "n/a")
+            ours = _robust_runs(results, profile, "headcount", scene)
+            doubles = sum(r.matching.double_counts for r in ours)
+            missed = sum(r.matching.missed for r in ours)
+            add(f"| {scene} | " + " | ".join(cells) + f" | {doubles} / {missed} |")
+        add("")
+
+
+def _timing_section(md: list[str], out: Path, results: Results, systems: list[str]) -> None:
+    """Tracking + counting time per frame, with its plot."""
+    add = md.append
     add("## Tracking + counting time per frame\n")
     add(
         "`perf_counter` around each system's per-frame update (for the peers including the "
@@ -410,6 +442,10 @@ def write_report(out: Path, results: Results) -> Path:
         plots.tracking_plot(out / "tracking_time.png", dense, DENSE_PEOPLE)
         add("![tracking + counting time](tracking_time.png)\n")
 
+
+def _speed_section(md: list[str], out: Path, results: Results) -> None:
+    """The whole sensor's speed per capture, model and thread count."""
+    add = md.append
     add("## Whole sensor speed\n")
     add(
         "One fresh process per configuration (so peak RSS is that configuration's own): the "
@@ -449,6 +485,10 @@ def write_report(out: Path, results: Results) -> Path:
         plots.stage_plot(out / "stages.png", results.speed)
         add("![time per stage](stages.png)\n")
 
+
+def _gating_section(md: list[str], results: Results) -> None:
+    """CPU and accuracy with the motion gate off and on."""
+    add = md.append
     add("## Motion gating\n")
     add(
         "The gate (`edge/gate.py`, defaults) compares a 32x24 grey block-mean thumbnail with "
@@ -474,17 +514,19 @@ def write_report(out: Path, results: Results) -> Path:
             ratio = pair[False].cpu_ms_per_frame / pair[True].cpu_ms_per_frame
             add(f"- {scene}: CPU per frame {ratio:.1f}x lower with the gate on.")
     add("")
+
+
+def _reproduce_section(md: list[str]) -> None:
+    """How to run it again."""
+    add = md.append
     add("## How to reproduce\n")
     add(
         "`make bench` (installs the `bench` extra and runs `headcount bench --out "
-        "benchmarks`). The scenes are in `seeds/scenes/`; the code is `edge/bench/`. "
+        "benchmarks`). The scenes are in `lab/sim/scenes/`; the code is `lab/bench/`. "
         "`headcount bench --pixels` re-measures only the real-pixels section (the pixel "
         "scenes are in `lab/pixels/scenes/`, the code in `lab/pixels/` and "
         "`lab/bench/pixels.py`).\n"
     )
-    path = out / "RESULTS.md"
-    path.write_text("\n".join(md), encoding="utf-8")
-    return path
 
 
 def _verdict(ok: bool) -> str:
@@ -680,6 +722,46 @@ def run_pixel_bench(out: Path, quick: bool) -> int:
     return 0
 
 
+def _other_seeds(
+    plan: Plan, scenes: list[Scene], chosen: list[SystemFactory]
+) -> list[tuple[int, str, SceneScore]]:
+    """Every chosen system on every scene and profile, with the detector's faults per seed."""
+    robust: list[tuple[int, str, SceneScore]] = []
+    for seed in plan.robust_seeds:
+        log.info("accuracy, detector seed %d", seed)
+        for scene in scenes:
+            for profile, faults in (("scene", None), ("stress", stress_faults(scene))):
+                stream = detection_stream(scene, profile, faults, plan.max_frames, seed)
+                robust.extend((seed, profile, run_system(stream, f(scene))) for f in chosen)
+    return robust
+
+
+def _dense_scores(plan: Plan, chosen: list[SystemFactory]) -> list[SceneScore]:
+    """Timing only: each system runs DENSE_REPEATS times, interleaved, and keeps its fastest
+    run, so a neighbour's burst of load does not decide the ratio."""
+    dense = dense_scene()
+    dense_stream = detection_stream(dense, "dense", None, plan.dense_frames)
+    repeats: list[list[SceneScore]] = [[] for _ in chosen]
+    for _ in range(DENSE_REPEATS):
+        for runs, factory in zip(repeats, chosen, strict=True):
+            runs.append(run_system(dense_stream, factory(dense)))
+    return [min(runs, key=lambda s: s.seconds_per_frame) for runs in repeats]
+
+
+def _speed_runs(plan: Plan) -> list[SensorSpeed]:
+    """The whole sensor in one fresh process per configuration."""
+    log.info("whole sensor speed: %d configurations", len(plan.speed_configs))
+    speed: list[SensorSpeed] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        image_file = Path(tmp) / "astronaut.npy"
+        np.save(image_file, photo("astronaut"))
+        for model, threads, capture in plan.speed_configs:
+            speed.append(
+                measure_in_subprocess(model, threads, plan.speed_frames, image_file, capture)
+            )
+    return speed
+
+
 def run_bench(out: Path, quick: bool) -> int:
     """Measure everything, write `out`/RESULTS.md and PNGs, print a summary; exit status."""
     started = time.perf_counter()
@@ -712,34 +794,10 @@ def run_bench(out: Path, quick: bool) -> int:
     norfair_names = [f"norfair@{f:g}h" for f in plan.norfair_thresholds]
     best = _pick_norfair(scores, norfair_names)
 
-    robust: list[tuple[int, str, SceneScore]] = []
     chosen = _chosen(factories, norfair_names, best)
-    for seed in plan.robust_seeds:
-        log.info("accuracy, detector seed %d", seed)
-        for scene in scenes:
-            for profile, faults in (("scene", None), ("stress", stress_faults(scene))):
-                stream = detection_stream(scene, profile, faults, plan.max_frames, seed)
-                robust.extend((seed, profile, run_system(stream, f(scene))) for f in chosen)
-
-    dense = dense_scene()
-    dense_stream = detection_stream(dense, "dense", None, plan.dense_frames)
-    # Timing only: each system runs DENSE_REPEATS times, interleaved, and keeps its fastest
-    # run, so a neighbour's burst of load does not decide the ratio.
-    repeats: list[list[SceneScore]] = [[] for _ in chosen]
-    for _ in range(DENSE_REPEATS):
-        for runs, factory in zip(repeats, chosen, strict=True):
-            runs.append(run_system(dense_stream, factory(dense)))
-    dense_scores = [min(runs, key=lambda s: s.seconds_per_frame) for runs in repeats]
-
-    log.info("whole sensor speed: %d configurations", len(plan.speed_configs))
-    speed: list[SensorSpeed] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        image_file = Path(tmp) / "astronaut.npy"
-        np.save(image_file, photo("astronaut"))
-        for model, threads, capture in plan.speed_configs:
-            speed.append(
-                measure_in_subprocess(model, threads, plan.speed_frames, image_file, capture)
-            )
+    robust = _other_seeds(plan, scenes, chosen)
+    dense_scores = _dense_scores(plan, chosen)
+    speed = _speed_runs(plan)
 
     log.info("motion gating")
     gating = measure_gating(load_scene(GATE_SCENE), plan.gate_frames)
