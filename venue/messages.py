@@ -58,7 +58,10 @@ class VenueState(_Message):
     uncertain: bool = Field(description="A sensor of an entrance is offline, stale or unseen.")
     entrances: dict[str, EntranceToday] = Field(description="Key: '<sensor>/<line>'.")
     areas: dict[str, AreaNow]
-    sensors: dict[str, SensorStatus]
+    sensors: dict[str, bool] = Field(description="Sensor id -> online (its last will says so).")
+    sensor_status: dict[str, SensorStatus] = Field(
+        description="Sensor id -> online, last message, silent too long."
+    )
 
 
 class VenueAlert(_Message):

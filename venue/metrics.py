@@ -69,8 +69,8 @@ class Metrics:
         for key, entrance in state.entrances.items():
             self.entrance_in.labels(key).set(entrance.in_)
             self.entrance_out.labels(key).set(entrance.out)
-        for sensor, status in state.sensors.items():
-            self.sensor_up.labels(sensor).set(int(status.online))
+        for sensor, online in state.sensors.items():
+            self.sensor_up.labels(sensor).set(int(online))
             seen = last_seen.get(sensor)
             if seen is not None:
                 self.sensor_last_seen.labels(sensor).set(seen)

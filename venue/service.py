@@ -168,7 +168,8 @@ class VenueService:
             "uncertain": uncertain,
             "entrances": entrances,
             "areas": areas,
-            "sensors": sensors,
+            "sensors": {sensor: status["online"] for sensor, status in sensors.items()},
+            "sensor_status": sensors,
         }
 
     def state(self) -> VenueState:

@@ -37,19 +37,20 @@ class LivePreview:
 
     def __init__(self, config: Config) -> None:
         self._config = config
-        self._tracker = Tracker(tracker_settings(config))
         self._lock = threading.Lock()
-        self._counters = self._counters_for(config.lines, config.zones)
+        self._tracker, self._counters = self._start(config.lines, config.zones)
         self._state = LiveState((), {}, {})
 
-    def _counters_for(self, lines: list[LineConfig], zones: list[ZoneConfig]) -> Counters:
-        return Counters(lines, zones)
+    def _start(self, lines: list[LineConfig], zones: list[ZoneConfig]) -> tuple[Tracker, Counters]:
+        """A tracker and counters that start together: counters follow one tracker's
+        output frame by frame from its first frame, never from the middle of it."""
+        return Tracker(tracker_settings(self._config)), Counters(lines, zones)
 
     def set_drawing(self, lines: list[LineConfig], zones: list[ZoneConfig]) -> None:
-        """Count these lines and zones from now on, from zero."""
-        counters = self._counters_for(lines, zones)
+        """Track and count these lines and zones from now on, from zero."""
+        tracker, counters = self._start(lines, zones)
         with self._lock:
-            self._counters = counters
+            self._tracker, self._counters = tracker, counters
             self._state = LiveState(
                 (),  # until the next frame, which the new counters see too
                 {line.name: (0, 0) for line in lines},
@@ -58,8 +59,8 @@ class LivePreview:
 
     def update(self, detections: Detections, timestamp: float) -> LiveState:
         """Advance by one frame's detections; returns (and keeps) this frame's view."""
-        tracks = self._tracker.update(detections, timestamp)
         with self._lock:
+            tracks = self._tracker.update(detections, timestamp)
             counted = self._counters.update(tracks, timestamp)
         seen = tracks.feet[~tracks.coasting]
         dots = sorted(

@@ -147,7 +147,9 @@ class SetupSession:
                 if self._guard_check is not None:
                     self._guard_check()
         except Exception as error:  # kept for the command to report; the page stops
-            log.error("setup stopped reading frames: %s", error)
+            log.error(
+                "setup stopped reading frames: %s", error, exc_info=log.isEnabledFor(logging.DEBUG)
+            )
             self.error = error
             stop.set()
         finally:

@@ -65,7 +65,7 @@ def test_the_demo_venue_follows_the_demo_sensor(tmp_path: Path) -> None:
                 time.sleep(0.05)
             state = api(url)
             assert state["areas"] == {"walkway": {"occupancy": 2}}
-            assert state["sensors"]["demo"]["online"] is True
+            assert state["sensors"]["demo"] is True
             with urllib.request.urlopen(url, timeout=10) as response:
                 assert b"/static/venue.js" in response.read()
             sensor.disconnect()

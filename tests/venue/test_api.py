@@ -29,6 +29,7 @@ STATE_KEYS = {
     "entrances",
     "areas",
     "sensors",
+    "sensor_status",
 }
 
 
@@ -47,7 +48,7 @@ def test_api_history_export_metrics_and_topics(sensors, make_venue, vbroker, vla
     assert set(state) == STATE_KEYS
     assert isinstance(state["occupancy"], int) and isinstance(state["raw_occupancy"], int)
     assert state["capacity"] == 12 and state["level"] == "ok"
-    assert {k: v["online"] for k, v in state["sensors"].items()} == {
+    assert state["sensors"] == {
         "s1": True,
         "s2": True,
         "s3": True,
@@ -141,7 +142,8 @@ def test_nothing_but_counts_leaves_the_venue_server(sensors, make_venue) -> None
         r"^(state\.(v|site|venue|ts|day|occupancy|raw_occupancy|adjust|capacity|warn|level|uncertain)"
         r"|state\.entrances\.s\d/door\.(sensor|line|in|out)"
         r"|state\.areas\.hall\.occupancy"
-        r"|state\.sensors\.s\d\.(online|last_seen|stale)"
+        r"|state\.sensors\.s\d"
+        r"|state\.sensor_status\.s\d\.(online|last_seen|stale)"
         r"|history\.(from|to)"
         r"|history\.minutes\[\]\.(ts|occupancy|raw_occupancy|uncertain)"
         r"|history\.entrances\[\]\.(entrance|start|end|in|out))$"

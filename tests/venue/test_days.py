@@ -178,10 +178,10 @@ def test_a_silent_sensor_turns_stale_and_old_history_is_pruned(tmp_path) -> None
     door.cross(0, 0)
     with venue.store.transaction():
         venue.tick()
-    assert venue.state().sensors["s1"].stale is False and venue.state().uncertain is False
+    assert venue.state().sensor_status["s1"].stale is False and venue.state().uncertain is False
     clock.now += 121
     state = venue.state()
-    assert state.sensors["s1"].online is True and state.sensors["s1"].stale is True
+    assert state.sensors["s1"] is True and state.sensor_status["s1"].stale is True
     assert state.uncertain is True
     door.cross(1, 0)  # it speaks again
     assert venue.state().uncertain is False

@@ -81,7 +81,7 @@
       $("level-text").textContent = LEVEL_TEXT[state.level];
     }
     const entranceSensors = new Set(Object.values(state.entrances).map((e) => e.sensor));
-    const doubtful = Object.entries(state.sensors)
+    const doubtful = Object.entries(state.sensor_status)
       .filter(([id, s]) => entranceSensors.has(id) && (!s.online || s.stale))
       .map(([id, s]) => id + (s.online ? " silent" : " offline"));
     $("uncertain").hidden = !state.uncertain;
@@ -95,7 +95,7 @@
       $("areas-section").hidden = areas.length === 0;
       fillRows($("areas"), areas.map(([name, a]) => [name, String(a.occupancy)]));
     }
-    Object.entries(state.sensors).forEach(([id, s]) => {
+    Object.entries(state.sensor_status).forEach(([id, s]) => {
       const item = sensorItem(id);
       const status = !s.online ? "offline" : (s.stale ? "stale" : "online");
       if (item.li.dataset.status !== status) {
