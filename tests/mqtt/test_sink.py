@@ -137,6 +137,12 @@ def test_reset_commands_valid_ones_reach_the_inbox_invalid_ones_change_nothing(
     sink = MqttSink(make_config(broker, lab, tmp_path), boot="b1", inbox=inbox)
     sink.start()
     wait_until(lambda: sink.connected, 10, "the sink to connect")
+    # The sink's own announcements on connecting arrive first; only then is "nothing else
+    # happened" a fair comparison.
+    announced = {f"{BASE}/status", f"{BASE}/privacy"}
+    wait_until(
+        lambda: announced <= {m[0] for m in watcher.messages}, 30, "the sink's announcements"
+    )
     before = list(watcher.messages)
     bad = [
         b"{not json",
