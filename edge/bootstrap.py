@@ -180,7 +180,11 @@ def build_sensor(
     publisher = build_publisher(
         config, sink, inbox, lambda: sensor_manifest(config, detector, uri, source), extra_sinks
     )
-    guard = _install_guard(config, uri, sink, watchdog) if install_guard_hook else None
+    guard = (
+        _guard_between_setups(publisher, config, uri, sink, watchdog)
+        if install_guard_hook
+        else None
+    )
     pipeline = Pipeline(
         source=source,
         detector=detector,
@@ -244,6 +248,19 @@ def _dropped_count(mqtt: MqttSink | None) -> DroppedCount | None:
     if mqtt is None:
         return None
     return lambda: mqtt.journal.dropped
+
+
+def _guard_between_setups(
+    publisher: Publisher, config: Config, uri: str, sink: SinkName, watchdog: Watchdog | None
+) -> Guard:
+    """Install the guard while no sink is half-way through setting up its own sockets (a
+    loopback pair bound before the guard and connected after it would be refused)."""
+    with contextlib.ExitStack() as held:
+        for each in publisher.sinks:
+            lock = getattr(each, "socket_setup", None)
+            if lock is not None:
+                held.enter_context(lock)
+        return _install_guard(config, uri, sink, watchdog)
 
 
 def _install_guard(config: Config, uri: str, sink: SinkName, watchdog: Watchdog | None) -> Guard:

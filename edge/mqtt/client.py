@@ -148,6 +148,11 @@ class MqttSink:
         """Publishes the broker answered with a refusal (e.g. not allowed by its ACL)."""
         return self._refusals.total("refused")
 
+    @property
+    def socket_setup(self) -> threading.Lock:
+        """Held while the client sets up its own sockets (see `Connection.socket_setup`)."""
+        return self._connection.socket_setup
+
     def start(self) -> None:
         """Begin connecting in the background; returns at once."""
         self._connection.start()

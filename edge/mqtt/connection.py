@@ -132,6 +132,9 @@ class Connection:
             else MQTTProtocolVersion.MQTTv5
         )
         self._send_lock = threading.RLock()
+        # Held while paho sets up its wake-up socket pair (a loopback listener it connects
+        # to), so the privacy guard is never installed between that bind and that connect.
+        self.socket_setup = threading.Lock()
         self._session: Session | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -290,7 +293,8 @@ class Connection:
                 session.client.disconnect()
                 return None
             self._session = session
-        session.client.loop_start()
+        with self.socket_setup:
+            session.client.loop_start()
         return session
 
     def _serve(self, session: Session) -> None:
