@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from edge.messages import Bucket, Snapshot
 from lab.bench.accuracy import Stream, run_system
 from lab.bench.metrics import SceneScore, count_accuracy
 from lab.bench.peers import CountingSystem, FrameCounts, NorfairSystem, SupervisionSystem
+from lab.bench.speed import TimedDetector
 from lab.pixels.render import PixelScene, Renderer, load_pixel_scene, pixel_scene_names, write_video
 
 log = logging.getLogger(__name__)
@@ -85,23 +85,16 @@ class _Recorder:
         pass
 
 
-class _Tap:
-    """Wraps the sensor's detector and keeps what it returned, by frame index."""
+class _Tap(TimedDetector):
+    """Times the sensor's detector (as the speed benchmark does) and keeps what it
+    returned, by frame index."""
 
     def __init__(self, inner: Any) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.found: dict[int, Detections] = {}
-        self.seconds = 0.0
-
-    @property
-    def input_size(self) -> tuple[int, int]:
-        size: tuple[int, int] = self.inner.input_size
-        return size
 
     def detect(self, frame: Frame) -> Detections:
-        start = time.perf_counter()
-        result: Detections = self.inner.detect(frame)
-        self.seconds += time.perf_counter() - start
+        result = super().detect(frame)
         self.found[frame.index] = result
         return result
 
