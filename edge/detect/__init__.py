@@ -12,7 +12,7 @@ from edge.config import DetectorConfig
 from edge.detect.base import ModelDetector, ModelError, RuntimeMissingError
 from edge.detect.models import MODELS_DIR, SHIPPED, resolve_model
 from edge.detect.tflite import TfliteDetector
-from edge.detect.tiling import TiledDetector
+from edge.detect.tiling import TiledDetector, TileYield
 
 __all__ = [
     "ModelDetector",
@@ -37,6 +37,8 @@ def load_detector(config: DetectorConfig, *, models_dir: Path = MODELS_DIR) -> M
             "headcount or set detector.model to the path of a .tflite file"
         )
     detector = TfliteDetector(path, config)
-    if config.tiles.rows * config.tiles.cols > 1:
-        return TiledDetector(detector, config.tiles, nms_iou=config.nms_iou)
+    tiles = config.tiles.rows * config.tiles.cols
+    if tiles > 1:
+        judge = TileYield(tiles + 1, config.score_threshold, config.nms_iou)
+        return TiledDetector(detector, config.tiles, nms_iou=config.nms_iou, judge=judge)
     return detector

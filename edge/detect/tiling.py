@@ -5,9 +5,14 @@ mapped to whole-frame normalized coordinates and merged by NMS. A box cut off by
 tile edge shows part of a person: with the full-frame pass on it is dropped (a person
 smaller than the overlap is whole in a neighbouring tile; a larger one is found by the
 full-frame pass); without it, it is dropped when it lies mostly inside a larger kept box.
+
+Tiling costs a model pass per tile; `TileYield` tells the operator, once, when the tiles
+find almost no one the full-frame pass missed, so the cost buys nothing here.
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import numpy.typing as npt
@@ -17,12 +22,19 @@ from edge.detect.base import ModelDetector
 from edge.detect.decode import nms
 from edge.detections import Detections
 from edge.frames import Frame
+from edge.geometry import iou_of_boxes
+
+log = logging.getLogger(__name__)
 
 Rect = tuple[int, int, int, int]
 CONTAINED = 0.6
 """A cut-off box this much inside a larger kept box is a piece of it."""
 EDGE = 0.02
 """How close (as a fraction of its tile) a box edge must be to an inner tile edge to be 'cut'."""
+YIELD_PEOPLE = 500
+"""Confident boxes (person-frames) seen before the sensor judges what the tiles add."""
+YIELD_SHARE = 0.05
+"""Below this share of confident boxes found by tiles alone, tiling is not worth its cost."""
 
 
 def _spans(size: int, count: int, overlap: float) -> list[tuple[int, int]]:
@@ -78,6 +90,54 @@ def merge(
     return survivors
 
 
+class TileYield:
+    """Judges once, after `people` confident boxes, whether tiles add people: a box no
+    full-frame box overlaps was found by the tiles alone. Logs a warning if too few were."""
+
+    def __init__(
+        self,
+        passes: int,
+        confident: float,
+        overlap: float,
+        people: int = YIELD_PEOPLE,
+        share: float = YIELD_SHARE,
+    ) -> None:
+        self._passes = passes
+        self._confident = confident
+        self._overlap = overlap
+        self._people = people
+        self._share = share
+        self._found = 0
+        self._alone = 0
+        self.judged = False
+
+    def add(self, merged: Detections, whole: Detections) -> None:
+        """Count one frame: the merged detections and the full-frame pass's own."""
+        if self.judged:
+            return
+        kept = merged.xyxy[merged.score >= self._confident].astype(np.float64)
+        alone = len(kept)
+        if alone and len(whole):
+            iou = iou_of_boxes(kept, whole.xyxy.astype(np.float64))
+            alone = int((iou < self._overlap).all(axis=1).sum())
+        self._found += len(kept)
+        self._alone += alone
+        if self._found >= self._people:
+            self.judged = True
+            self._report()
+
+    def _report(self) -> None:
+        if self._alone >= self._share * self._found:
+            log.info("tiling: the tiles find people the full frame misses; keeping them")
+            return
+        log.warning(
+            "tiling: the tiles found almost no one the full frame missed, at %d model passes "
+            "a frame; set [detector.tiles] rows = 1 and cols = 1 unless people in this "
+            "scene are small and far",
+            self._passes,
+        )
+
+
 class TiledDetector:
     """Wraps a ModelDetector; the same contract, on rows x cols overlapping tiles."""
 
@@ -88,11 +148,13 @@ class TiledDetector:
         *,
         nms_iou: float,
         full_frame: bool = True,
+        judge: TileYield | None = None,
     ) -> None:
         self._inner = inner
         self._tiles = tiles
         self._nms_iou = nms_iou
         self._full_frame = full_frame
+        self._judge = judge
         self._grids: dict[tuple[int, int], list[Rect]] = {}
 
     @property
@@ -115,6 +177,18 @@ class TiledDetector:
 
     def detect(self, frame: Frame) -> Detections:
         """Persons in the whole frame, normalized, merged across tiles."""
+        whole = self._inner.detect(frame) if self._full_frame else Detections.empty()
+        xyxy, score, cut = self._tile_passes(frame)
+        found = self._merge(whole, xyxy, score, cut)
+        if self._judge is not None:
+            self._judge.add(found, whole)
+        return found
+
+    def _tile_passes(
+        self, frame: Frame
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+        """Every tile's boxes in whole-frame coordinates, their scores, and whether each is
+        cut by an inner tile edge."""
         width, height = frame.size
         grid = self._grids.get(frame.size)
         if grid is None:
@@ -123,11 +197,6 @@ class TiledDetector:
         boxes: list[npt.NDArray[np.float32]] = []
         scores: list[npt.NDArray[np.float32]] = []
         cuts: list[npt.NDArray[np.bool_]] = []
-        if self._full_frame:
-            found = self._inner.detect(frame)
-            boxes.append(found.xyxy)
-            scores.append(found.score)
-            cuts.append(np.zeros(len(found), np.bool_))
         for x, y, w, h in grid:
             tile = Frame(frame.image[y : y + h, x : x + w], frame.index, frame.timestamp)
             found = self._inner.detect(tile)
@@ -139,7 +208,22 @@ class TiledDetector:
             offset = np.array([x / width, y / height, x / width, y / height], np.float32)
             boxes.append(local * scale + offset)
             scores.append(found.score)
-        xyxy = np.concatenate(boxes).astype(np.float32)
-        score = np.concatenate(scores).astype(np.float32)
-        keep = merge(xyxy, score, np.concatenate(cuts), self._nms_iou, drop_cut=self._full_frame)
-        return Detections(np.clip(xyxy[keep], 0.0, 1.0), score[keep])
+        return (
+            np.concatenate(boxes).astype(np.float32).reshape(-1, 4),
+            np.concatenate(scores).astype(np.float32),
+            np.concatenate(cuts),
+        )
+
+    def _merge(
+        self,
+        whole: Detections,
+        xyxy: npt.NDArray[np.float32],
+        score: npt.NDArray[np.float32],
+        cut: npt.NDArray[np.bool_],
+    ) -> Detections:
+        """One box per person from the full-frame pass and the tiles' boxes."""
+        boxes = np.concatenate([whole.xyxy, xyxy]).astype(np.float32)
+        scores = np.concatenate([whole.score, score]).astype(np.float32)
+        cuts = np.concatenate([np.zeros(len(whole), np.bool_), cut])
+        keep = merge(boxes, scores, cuts, self._nms_iou, drop_cut=self._full_frame)
+        return Detections(np.clip(boxes[keep], 0.0, 1.0), scores[keep])

@@ -1,14 +1,17 @@
-"""Tiling: the tile grid, the merge rules, box mapping through real models, and a small
-person in a wide scene that only the tiled pass finds."""
+"""Tiling: the tile grid, the merge rules, box mapping through real models, a small
+person in a wide scene that only the tiled pass finds, and the sensor saying when tiles
+find no one the full frame missed."""
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 import pytest
 
 from edge.config import DetectorConfig, TilingConfig
 from edge.detect import TfliteDetector, TiledDetector, resolve_model
-from edge.detect.tiling import merge, tile_grid
+from edge.detect.tiling import TileYield, merge, tile_grid
 from tests.detect.helpers import fixture_model, frame, iou, sample_rgb
 from tests.detect.test_real_models import PEOPLE
 
@@ -99,14 +102,10 @@ def inner(request: pytest.FixtureRequest) -> TfliteDetector:
     return TfliteDetector(resolve_model(request.param), DetectorConfig(threads=2))
 
 
-@pytest.mark.parametrize(
-    ("canvas", "scale", "at"), [((1800, 600), 0.6, (800, 200)), ((1200, 400), 0.4, (400, 200))]
-)
-def test_a_small_person_in_a_wide_scene_is_found_only_by_tiles(
-    inner: TfliteDetector, canvas: tuple[int, int], scale: float, at: tuple[int, int]
-) -> None:
-    # Placed so the person is whole inside one tile and away from its edges (a person on a
-    # tile edge is left to the neighbouring tile, whose view is then the one that counts).
+def small_person_scene(
+    canvas: tuple[int, int], scale: float, at: tuple[int, int]
+) -> tuple[np.ndarray, list[float]]:
+    """person.jpg shrunk onto a grey canvas, and the person's region on it."""
     import cv2
 
     photo = sample_rgb("person.jpg")
@@ -123,6 +122,18 @@ def test_a_small_person_in_a_wide_scene_is_found_only_by_tiles(
         (x + 0.44 * w) / width,
         (y + 0.9 * h) / height,
     ]
+    return image, region
+
+
+@pytest.mark.parametrize(
+    ("canvas", "scale", "at"), [((1800, 600), 0.6, (800, 200)), ((1200, 400), 0.4, (400, 200))]
+)
+def test_a_small_person_in_a_wide_scene_is_found_only_by_tiles(
+    inner: TfliteDetector, canvas: tuple[int, int], scale: float, at: tuple[int, int]
+) -> None:
+    # Placed so the person is whole inside one tile and away from its edges (a person on a
+    # tile edge is left to the neighbouring tile, whose view is then the one that counts).
+    image, region = small_person_scene(canvas, scale, at)
     whole = inner.detect(frame(image))
     assert not np.any(whole.score >= 0.5)
     tiled = TiledDetector(inner, TilingConfig(rows=1, cols=3, overlap=0.2), nms_iou=0.5)
@@ -143,3 +154,44 @@ def test_tiling_with_the_full_frame_does_not_count_pieces_of_large_people(
         assert len(confident) == len(people)
         for region in people:
             assert max(iou(box, region) for box in confident.xyxy) >= 0.7
+
+
+def judged(caplog: pytest.LogCaptureFixture, tiled: TiledDetector, images: list[np.ndarray]) -> str:
+    """What the tiling log said after the images went through `tiled` twice."""
+    with caplog.at_level(logging.INFO, logger="edge.detect.tiling"):
+        for image in images * 2:
+            tiled.detect(frame(image))
+    return "\n".join(f"{r.levelname} {r.getMessage()}" for r in caplog.records)
+
+
+def test_the_sensor_says_once_when_tiles_find_no_one_the_full_frame_missed(
+    inner: TfliteDetector, caplog: pytest.LogCaptureFixture
+) -> None:
+    images = [load() for load, _ in PEOPLE.values()]  # large people: the full frame finds all
+    judge = TileYield(5, 0.5, 0.5, people=5)
+    tiled = TiledDetector(inner, TilingConfig(rows=2, cols=2), nms_iou=0.5, judge=judge)
+    said = judged(caplog, tiled, images)
+    assert judge.judged
+    assert said.count("WARNING") == 1
+    assert "at 5 model passes a frame; set [detector.tiles] rows = 1 and cols = 1" in said
+
+
+def test_the_sensor_keeps_quiet_when_tiles_find_small_far_people(
+    inner: TfliteDetector, caplog: pytest.LogCaptureFixture
+) -> None:
+    image, _ = small_person_scene((1800, 600), 0.6, (800, 200))
+    judge = TileYield(4, 0.5, 0.5, people=2)
+    tiled = TiledDetector(inner, TilingConfig(rows=1, cols=3), nms_iou=0.5, judge=judge)
+    said = judged(caplog, tiled, [image])
+    assert judge.judged
+    assert "WARNING" not in said
+    assert "the tiles find people the full frame misses" in said
+
+
+def test_load_detector_judges_tiling_only_when_tiles_are_on() -> None:
+    from edge.detect import load_detector
+
+    tiled = load_detector(DetectorConfig(tiles=TilingConfig(rows=2, cols=2)))
+    assert isinstance(tiled, TiledDetector)
+    assert isinstance(tiled._judge, TileYield)
+    assert not isinstance(load_detector(DetectorConfig()), TiledDetector)
