@@ -106,6 +106,10 @@ def derive_config(
     return "\n".join(out) + "\n"
 
 
+PORT_ATTEMPTS = 5
+"""Starts tried before a broker whose ports keep being taken fails the test."""
+
+
 @dataclass
 class Broker:
     """A mosquitto process on free loopback ports; stop() and start() keep its data."""
@@ -116,6 +120,7 @@ class Broker:
     tls_port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     client_certs: bool = False
+    started: bool = False
 
     @property
     def host(self) -> str:
@@ -126,6 +131,21 @@ class Broker:
         return self.dir / "mosquitto.conf"
 
     def start(self) -> None:
+        """Start mosquitto and wait for both ports. A free port can be taken by someone else
+        between picking and binding (a client's ephemeral port): a first start then moves
+        to new free ports; a restart, whose clients know its ports, tries the same again."""
+        for _ in range(PORT_ATTEMPTS):
+            if self._launch():
+                self.started = True
+                return
+            if self.started:
+                time.sleep(0.5)
+            else:
+                self.plain_port, self.tls_port = free_port(), free_port()
+        pytest.fail(f"mosquitto found its ports in use {PORT_ATTEMPTS} times")
+
+    def _launch(self) -> bool:
+        """True once both ports accept; False if mosquitto exited because a port was taken."""
         data = self.dir / "data"
         data.mkdir(parents=True, exist_ok=True)
         source = (BROKER_CONFIG / "mosquitto.conf").read_text()
@@ -135,17 +155,23 @@ class Broker:
                 source, lab=self.lab, data=data, ports=ports, client_certs=self.client_certs
             )
         )
-        log = open(self.dir / "mosquitto.log", "ab")  # noqa: SIM115 - the process owns it
+        log_path = self.dir / "mosquitto.log"
+        seen = log_path.stat().st_size if log_path.exists() else 0
+        log = open(log_path, "ab")  # noqa: SIM115 - the process owns it
         self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stderr=log)
         log.close()
         deadline = time.monotonic() + 10
         while True:
             if self.process.poll() is not None:
-                pytest.fail(f"mosquitto exited: {(self.dir / 'mosquitto.log').read_text()}")
+                said = log_path.read_bytes()[seen:].decode(errors="replace")
+                if "Address already in use" in said:
+                    self.process = None
+                    return False
+                pytest.fail(f"mosquitto exited: {said}")
             try:
                 socket.create_connection((self.host, self.plain_port), timeout=0.2).close()
                 socket.create_connection((self.host, self.tls_port), timeout=0.2).close()
-                return
+                return True
             except OSError:
                 if time.monotonic() > deadline:
                     pytest.fail("mosquitto did not open its ports within 10 s")
