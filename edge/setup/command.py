@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LISTEN = "127.0.0.1:8765"
 MAX_MINUTES = 240.0
+# The main thread wakes this often while it waits: Python runs a signal's handler only in
+# the main thread, and a SIGTERM the kernel hands to another thread does not wake its wait.
+SIGNAL_POLL_SECONDS = 0.5
 
 
 class SetupError(Exception):
@@ -221,6 +224,12 @@ def _install_guard(config: Config, listen: Listen, config_file: ConfigFile) -> G
     )
 
 
+def _wait_until(stop: threading.Event, deadline: float) -> None:
+    """Return once `stop` is set or the monotonic `deadline` passes, running signal handlers."""
+    while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+        stop.wait(min(left, SIGNAL_POLL_SECONDS))
+
+
 def _serve(
     session: SetupSession, config_file: ConfigFile, sock: socket.socket, token: str, seconds: float
 ) -> None:
@@ -246,7 +255,7 @@ def _serve(
 
     workers = [*session.start(stop), threading.Thread(target=serve, name="setup-http", daemon=True)]
     workers[-1].start()
-    stop.wait(max(0.0, deadline - time.monotonic()))
+    _wait_until(stop, deadline)
     stop.set()
     server.should_exit = True
     for worker in workers:

@@ -1,6 +1,6 @@
 """`headcount setup` as a whole process: under strace it writes nothing but the config and
-its backup and listens on one socket; no token, no answer; after its time it is gone;
-it refuses, in one sentence, while the sensor service runs."""
+its backup and listens on one socket; no token, no answer; after its time (or SIGTERM) it is
+gone; it refuses, in one sentence, while the sensor service runs."""
 
 from __future__ import annotations
 
@@ -71,6 +71,13 @@ def first_line(process: subprocess.Popen, seconds: float = 120.0) -> str:
     return process.stdout.readline().strip()
 
 
+def traced_child(strace_pid: int) -> int:
+    """The process strace started (its only child)."""
+    children = Path(f"/proc/{strace_pid}/task/{strace_pid}/children").read_text().split()
+    assert len(children) == 1, children
+    return int(children[0])
+
+
 def get(url: str, headers: dict[str, str] | None = None, body: bytes | None = None):
     request = urllib.request.Request(url, data=body, headers=headers or {})
     try:
@@ -88,8 +95,7 @@ def test_a_whole_run_writes_only_the_config_and_its_backup(tmp_path, video):
     trace = tmp_path / "strace.txt"
     process = subprocess.Popen(
         [STRACE, "-f", "-yy", "-qq", "-o", str(trace), "-e", f"trace={TRACED},bind", *HEADCOUNT,
-         "setup", "--config", str(config), "--source", str(video), "--listen", "127.0.0.1:0",
-         "--minutes", "1"],
+         "setup", "--config", str(config), "--source", str(video), "--listen", "127.0.0.1:0"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
     )  # fmt: skip
     try:
@@ -127,11 +133,12 @@ def test_a_whole_run_writes_only_the_config_and_its_backup(tmp_path, video):
         status, png = get(base + "/api/background.png", headers)
         assert status == 200 and png.startswith(b"\x89PNG")
 
+        os.kill(traced_child(process.pid), signal.SIGTERM)  # the limit: test_after_its_time_...
         assert process.wait(timeout=120) == 0, process.stderr.read()
     finally:
         if process.poll() is None:
             process.kill()
-    # after the limit nothing listens
+    # once stopped nothing listens
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 5):
         pass
 
@@ -199,6 +206,28 @@ def test_headcount_privacy_states_setup_mode():
         "writes only the config and its backup",
     ):
         assert fact in line, fact
+
+
+def test_after_its_time_it_stops_and_nothing_listens(tmp_path, video):
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    process = subprocess.Popen(
+        [*HEADCOUNT, "setup", "--config", str(config), "--source", str(video),
+         "--listen", "127.0.0.1:0", "--minutes", "0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=fake_systemctl(tmp_path / "bin", active=False),
+    )  # fmt: skip
+    try:
+        url = first_line(process)
+        assert process.wait(timeout=120) == 0  # 6 s after the URL, by itself
+    finally:
+        if process.poll() is None:
+            process.kill()
+    port = int(url.split("/?token=")[0].rsplit(":", 1)[1])
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 5):
+        pass
+    assert "the page is no longer served" in process.stderr.read()
+    assert config.read_text() == CONFIG
 
 
 def test_sigterm_stops_it_cleanly_and_nothing_listens(tmp_path, video):
