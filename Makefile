@@ -6,6 +6,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PACKAGES := edge lab $(wildcard venue)
 export HEADCOUNT_SAMPLES ?= $(HOME)/.cache/headcount/samples
+# Test processes: two halves the suite's time even on a 2-core machine, since most tests wait
+# on real clocks (brokers, paced scenes, browsers). `make test TEST_JOBS=0` runs it in one.
+TEST_JOBS ?= 2
 
 # command -> Debian package, installed by `make sysdeps` only where the command is missing
 SYSDEPS := mosquitto:mosquitto shellcheck:shellcheck strace:strace systemd-analyze:systemd \
@@ -56,7 +59,7 @@ demo: sysdeps $(VENV)/.installed-demo samples
 	$(VENV)/bin/headcount demo --video $(HEADCOUNT_SAMPLES)/vtest.avi
 
 test: sysdeps $(VENV)/.installed-test samples
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check $(PACKAGES) tests

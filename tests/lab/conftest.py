@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -16,18 +17,34 @@ LAUNCH = "import sys; from edge.cli import main; sys.exit(main())"
 
 @pytest.fixture(scope="session")
 def wheel_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder holding exactly the files of the wheel built from this tree."""
-    out = tmp_path_factory.mktemp("wheel")
+    """A folder holding exactly the files of the wheel built from this tree.
+
+    Built once per test run: the processes of `pytest -n` share it, since pip builds in the
+    tree (its `build/` folder) and two builds at once would trip over each other.
+    """
+    run_folder = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        run_folder = run_folder.parent  # shared by this run's workers, not by other runs
+    out = run_folder / "wheel"
+    with (run_folder / "wheel.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (out / "site").is_dir():
+            _build_wheel(out)
+    return out / "site"
+
+
+def _build_wheel(out: Path) -> None:
+    """`pip wheel` this tree into `out` and unpack it into `out/site`."""
+    out.mkdir(exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
         check=True,
         capture_output=True,
     )
     (wheel,) = out.glob("headcount-*.whl")
-    site = out / "site"
     with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(site)
-    return site
+        archive.extractall(out / "site.partial")
+    (out / "site.partial").rename(out / "site")
 
 
 def run_installed(
