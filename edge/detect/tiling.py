@@ -13,6 +13,7 @@ find almost no one the full-frame pass missed, so the cost buys nothing here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -90,6 +91,48 @@ def merge(
     return survivors
 
 
+TilePasses = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.bool_]]
+"""Every tile's boxes in whole-frame coordinates, their scores, and whether each is cut."""
+
+
+def tile_passes(
+    frame: Frame, grid: list[Rect], detect: Callable[[Frame], Detections]
+) -> TilePasses:
+    """Run `detect` on each tile of `grid`; map its boxes to `frame` and flag those cut by
+    an inner tile edge."""
+    width, height = frame.size
+    boxes: list[npt.NDArray[np.float32]] = []
+    scores: list[npt.NDArray[np.float32]] = []
+    cuts: list[npt.NDArray[np.bool_]] = []
+    for x, y, w, h in grid:
+        found = detect(Frame(frame.image[y : y + h, x : x + w], frame.index, frame.timestamp))
+        local = found.xyxy
+        inner_edges = np.array([x > 0, y > 0, x + w < width, y + h < height])
+        near = np.concatenate([local[:, :2] <= EDGE, local[:, 2:] >= 1.0 - EDGE], axis=1)
+        cuts.append(np.any(near & inner_edges[None, :], axis=1))
+        scale = np.array([w / width, h / height, w / width, h / height], np.float32)
+        offset = np.array([x / width, y / height, x / width, y / height], np.float32)
+        boxes.append(local * scale + offset)
+        scores.append(found.score)
+    return (
+        np.concatenate(boxes).astype(np.float32).reshape(-1, 4),
+        np.concatenate(scores).astype(np.float32),
+        np.concatenate(cuts),
+    )
+
+
+def found_alone(
+    merged: Detections, whole: Detections, confident: float, overlap: float
+) -> tuple[int, int]:
+    """(boxes of `merged` scoring `confident` or more, those no `whole` box overlaps at IoU
+    `overlap` or more): the people only the tiles found."""
+    kept = merged.xyxy[merged.score >= confident].astype(np.float64)
+    if not len(kept) or not len(whole):
+        return len(kept), len(kept)
+    iou = iou_of_boxes(kept, whole.xyxy.astype(np.float64))
+    return len(kept), int((iou < overlap).all(axis=1).sum())
+
+
 class TileYield:
     """Judges once, after `people` confident boxes, whether tiles add people: a box no
     full-frame box overlaps was found by the tiles alone. Logs a warning if too few were."""
@@ -115,12 +158,8 @@ class TileYield:
         """Count one frame: the merged detections and the full-frame pass's own."""
         if self.judged:
             return
-        kept = merged.xyxy[merged.score >= self._confident].astype(np.float64)
-        alone = len(kept)
-        if alone and len(whole):
-            iou = iou_of_boxes(kept, whole.xyxy.astype(np.float64))
-            alone = int((iou < self._overlap).all(axis=1).sum())
-        self._found += len(kept)
+        found, alone = found_alone(merged, whole, self._confident, self._overlap)
+        self._found += found
         self._alone += alone
         if self._found >= self._people:
             self.judged = True
@@ -184,35 +223,12 @@ class TiledDetector:
             self._judge.add(found, whole)
         return found
 
-    def _tile_passes(
-        self, frame: Frame
-    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
-        """Every tile's boxes in whole-frame coordinates, their scores, and whether each is
-        cut by an inner tile edge."""
-        width, height = frame.size
+    def _tile_passes(self, frame: Frame) -> TilePasses:
         grid = self._grids.get(frame.size)
         if grid is None:
             grid = tile_grid(frame.size, self._tiles.rows, self._tiles.cols, self._tiles.overlap)
             self._grids[frame.size] = grid
-        boxes: list[npt.NDArray[np.float32]] = []
-        scores: list[npt.NDArray[np.float32]] = []
-        cuts: list[npt.NDArray[np.bool_]] = []
-        for x, y, w, h in grid:
-            tile = Frame(frame.image[y : y + h, x : x + w], frame.index, frame.timestamp)
-            found = self._inner.detect(tile)
-            local = found.xyxy
-            inner_edges = np.array([x > 0, y > 0, x + w < width, y + h < height])
-            near = np.concatenate([local[:, :2] <= EDGE, local[:, 2:] >= 1.0 - EDGE], axis=1)
-            cuts.append(np.any(near & inner_edges[None, :], axis=1))
-            scale = np.array([w / width, h / height, w / width, h / height], np.float32)
-            offset = np.array([x / width, y / height, x / width, y / height], np.float32)
-            boxes.append(local * scale + offset)
-            scores.append(found.score)
-        return (
-            np.concatenate(boxes).astype(np.float32).reshape(-1, 4),
-            np.concatenate(scores).astype(np.float32),
-            np.concatenate(cuts),
-        )
+        return tile_passes(frame, grid, self._inner.detect)
 
     def _merge(
         self,

@@ -34,7 +34,7 @@ import numpy.typing as npt
 from edge.config import DetectorConfig, TilingConfig
 from edge.detect import ModelDetector, load_detector
 from edge.detect.decode import nms
-from edge.detect.tiling import EDGE, TiledDetector, merge, tile_grid
+from edge.detect.tiling import TiledDetector, found_alone, merge, tile_grid, tile_passes
 from edge.detections import Detections
 from edge.frames import Frame
 from edge.geometry import iou_of_boxes
@@ -72,32 +72,20 @@ class Passes:
 
 
 def passes(image: npt.NDArray[np.uint8], inner: ModelDetector, size: tuple[int, int]) -> Passes:
-    """The full-frame pass and the 2x2 tile passes of one frame."""
+    """The full-frame pass and the 2x2 tile passes of one frame, as `TiledDetector` runs them."""
     cv2 = import_cv2()
-    detect = inner.detect
     resized = cv2.resize(image, inner.input_size, interpolation=cv2.INTER_AREA)
-    whole = detect(Frame(np.ascontiguousarray(resized), 0, 0.0))
-    width, height = size
-    big = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    boxes, scores, cuts, tall = [], [], [], []
-    for x, y, w, h in tile_grid(size, 2, 2, TilingConfig().overlap):
-        found = detect(Frame(np.ascontiguousarray(big[y : y + h, x : x + w]), 0, 0.0))
-        local = found.xyxy
-        inner_edges = np.array([x > 0, y > 0, x + w < width, y + h < height])
-        near = np.concatenate([local[:, :2] <= EDGE, local[:, 2:] >= 1.0 - EDGE], axis=1)
-        cuts.append(np.any(near & inner_edges[None, :], axis=1))
-        scale = np.array([w / width, h / height, w / width, h / height], np.float32)
-        offset = np.array([x / width, y / height, x / width, y / height], np.float32)
-        boxes.append(local * scale + offset)
-        scores.append(found.score)
-        tall.append(local[:, 3] - local[:, 1])
-    return Passes(
-        whole,
-        np.concatenate(boxes).astype(np.float32).reshape(-1, 4),
-        np.concatenate(scores).astype(np.float32),
-        np.concatenate(cuts).astype(np.bool_),
-        np.concatenate(tall).astype(np.float32),
-    )
+    whole = inner.detect(Frame(np.ascontiguousarray(resized), 0, 0.0))
+    tall: list[npt.NDArray[np.float32]] = []
+
+    def detect(tile: Frame) -> Detections:
+        found = inner.detect(Frame(np.ascontiguousarray(tile.image), 0, 0.0))
+        tall.append(found.xyxy[:, 3] - found.xyxy[:, 1])  # in tile units
+        return found
+
+    big = Frame(cv2.resize(image, size, interpolation=cv2.INTER_AREA), 0, 0.0)
+    xyxy, score, cut = tile_passes(big, tile_grid(size, 2, 2, TilingConfig().overlap), detect)
+    return Passes(whole, xyxy, score, cut, np.concatenate(tall).astype(np.float32))
 
 
 def whole_first(frame: Passes, overlap: float) -> Detections:
@@ -189,13 +177,8 @@ def load_passes(path: Path) -> list[Passes]:
 
 def tiles_only(frame: Passes, threshold: float = CONFIDENT) -> tuple[int, int]:
     """(confident people found, those no full-frame box overlaps) under the current merge:
-    what tiling adds that the whole frame missed."""
-    found = merged(frame, "current", None)
-    confident = found.xyxy[found.score >= threshold].astype(np.float64)
-    if not len(frame.whole):
-        return len(confident), len(confident)
-    iou = iou_of_boxes(confident, frame.whole.xyxy.astype(np.float64))
-    return len(confident), int((iou < NMS_IOU).all(axis=1).sum())
+    what tiling adds that the whole frame missed (as the sensor's `TileYield` counts)."""
+    return found_alone(merged(frame, "current", None), frame.whole, threshold, NMS_IOU)
 
 
 def measure(scenes: Sequence[str] | None = None, cache: Path | None = None) -> list[str]:
