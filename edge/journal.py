@@ -283,6 +283,11 @@ class Journal:
         with self._lock:
             return len(self._live)
 
+    def __contains__(self, entry_id: object) -> bool:
+        """Whether the entry is still pending (not acknowledged, not dropped)."""
+        with self._lock:
+            return entry_id in self._live
+
     def pending(self) -> list[Entry]:
         """Undelivered entries, oldest first."""
         with self._lock:

@@ -50,7 +50,8 @@ class JournalPump:
         with self._connection.sending():
             for entry in self._journal.pending():
                 with self._lock:
-                    if entry.id in self._sent:
+                    # acknowledged since the snapshot (paho's thread): sent and accepted
+                    if entry.id in self._sent or entry.id not in self._journal:
                         continue
                     self._sent.add(entry.id)
                 if not self._valid(entry.id, entry.payload):
@@ -87,6 +88,6 @@ class JournalPump:
                 self._refusals.total("refused") + 1,
             )
             return
-        self._journal.ack(entry_id)  # first: a pump running now must not see it unsent
-        with self._lock:
+        with self._lock:  # one step for a pump walking its snapshot: acked, then not sent
+            self._journal.ack(entry_id)
             self._sent.discard(entry_id)

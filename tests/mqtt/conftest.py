@@ -227,12 +227,18 @@ class Subscriber:
             self.client.username_pw_set(username, password)
         self.client.on_message = self._on_message
         self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
+        self.subacks: set[int] = set()  # mids of the SUBSCRIBEs the broker answered
         self.host, self.port = broker_host, port
 
     def _on_connect(
         self, client: mqtt.Client, u: object, f: object, rc: mqtt.ReasonCode, p: object
     ) -> None:
         self.connack = rc
+
+    def _on_subscribe(self, client: mqtt.Client, u: object, mid: int, *rest: object) -> None:
+        with self.lock:
+            self.subacks.add(mid)
 
     def _on_message(self, client: mqtt.Client, u: object, m: mqtt.MQTTMessage) -> None:
         with self.lock:
@@ -241,13 +247,21 @@ class Subscriber:
     def connect(self, *topics: str) -> Subscriber:
         self.client.connect(self.host, self.port, keepalive=10)
         self.client.loop_start()
-        wait_until(lambda: self.connack is not None, 10, "a CONNACK")
+        wait_until(lambda: self.connack is not None, 60, "a CONNACK")
         assert self.connack is not None and not self.connack.is_failure, str(self.connack)
+        mids = set()
         for topic in topics:
             result, mid = self.client.subscribe(topic, qos=1)
             assert result == mqtt.MQTT_ERR_SUCCESS
-        time.sleep(0.1)  # let SUBACK arrive before the test publishes
+            mids.add(mid)
+        # The broker answers a SUBSCRIBE once the subscription holds: after that nothing a
+        # test publishes can slip past it (a fixed sleep could, on a busy machine).
+        wait_until(lambda: self._subscribed(mids), 60, "the SUBACKs")
         return self
+
+    def _subscribed(self, mids: set[int]) -> bool:
+        with self.lock:
+            return mids <= self.subacks
 
     def close(self) -> None:
         self.client.disconnect()
