@@ -133,7 +133,7 @@ def test_a_whole_run_writes_only_the_config_and_its_backup(tmp_path, video):
         status, png = get(base + "/api/background.png", headers)
         assert status == 200 and png.startswith(b"\x89PNG")
 
-        os.kill(traced_child(process.pid), signal.SIGTERM)  # the limit: test_after_its_time_...
+        os.kill(traced_child(process.pid), signal.SIGTERM)  # the limit: test_it_stops_cleanly_...
         assert process.wait(timeout=120) == 0, process.stderr.read()
     finally:
         if process.poll() is None:
@@ -208,47 +208,29 @@ def test_headcount_privacy_states_setup_mode():
         assert fact in line, fact
 
 
-def test_after_its_time_it_stops_and_nothing_listens(tmp_path, video):
+@pytest.mark.parametrize("stop", ["time limit", "SIGTERM"])
+def test_it_stops_cleanly_and_nothing_listens(tmp_path, video, stop):
     config = tmp_path / "config.toml"
     config.write_text(CONFIG)
+    limit = ["--minutes", "0.1"] if stop == "time limit" else []
     process = subprocess.Popen(
         [*HEADCOUNT, "setup", "--config", str(config), "--source", str(video),
-         "--listen", "127.0.0.1:0", "--minutes", "0.1"],
+         "--listen", "127.0.0.1:0", *limit],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=fake_systemctl(tmp_path / "bin", active=False),
     )  # fmt: skip
     try:
         url = first_line(process)
-        assert process.wait(timeout=120) == 0  # 6 s after the URL, by itself
+        if stop == "SIGTERM":
+            assert get(url)[0] == 200
+            process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60 if stop == "SIGTERM" else 120) == 0  # limit: 6 s on
     finally:
         if process.poll() is None:
             process.kill()
     port = int(url.split("/?token=")[0].rsplit(":", 1)[1])
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 5):
         pass
-    assert "the page is no longer served" in process.stderr.read()
-    assert config.read_text() == CONFIG
-
-
-def test_sigterm_stops_it_cleanly_and_nothing_listens(tmp_path, video):
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG)
-    process = subprocess.Popen(
-        [*HEADCOUNT, "setup", "--config", str(config), "--source", str(video),
-         "--listen", "127.0.0.1:0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=fake_systemctl(tmp_path / "bin", active=False),
-    )  # fmt: skip
-    try:
-        url = first_line(process)
-        assert get(url)[0] == 200
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-    port = int(url.split("/?token=")[0].rsplit(":", 1)[1])
-    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), 5):
-        pass
-    assert "Start the sensor again" in process.stderr.read()
+    said = process.stderr.read()
+    assert "the page is no longer served" in said and "Start the sensor again" in said
     assert config.read_text() == CONFIG
